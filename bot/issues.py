@@ -1,0 +1,92 @@
+"""Issues as the bot sees them: a plain snapshot of the state that decides a deliverable.
+
+Built from a webhook payload or from GitHub's REST API (both use the same issue shape), and
+the canonical issue URL that Project Deliverable records point at.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+_ISSUE_URL = re.compile(
+    r"^https?://github\.com/(?P<owner>[^/\s]+)/(?P<repo>[^/\s]+)/(?:issues|pull)/(?P<number>\d+)/?$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class IssueRef:
+    """Which issue: owner, repository and number. Owner and repo compare case-insensitively."""
+
+    owner: str
+    repo: str
+    number: int
+
+    @property
+    def key(self) -> str:
+        """A stable, lower-cased key such as ``example-org/infrastructure#1``."""
+        return f"{self.owner.lower()}/{self.repo.lower()}#{self.number}"
+
+    @property
+    def url(self) -> str:
+        """The issue's web URL, as stored in the deliverable's GitHub Issue field."""
+        return f"https://github.com/{self.owner}/{self.repo}/issues/{self.number}"
+
+    def __str__(self) -> str:
+        return f"{self.owner}/{self.repo}#{self.number}"
+
+
+def parse_issue_url(url: str) -> IssueRef | None:
+    """The issue a ``https://github.com/OWNER/REPO/issues/N`` URL names, or None."""
+    match = _ISSUE_URL.match(url.strip())
+    if match is None:
+        return None
+    return IssueRef(match["owner"], match["repo"], int(match["number"]))
+
+
+def issue_url_key(url: str) -> str:
+    """The case-insensitive key of an issue URL (its ``IssueRef.key``, or the URL lower-cased)."""
+    ref = parse_issue_url(url)
+    return ref.key if ref else url.strip().lower()
+
+
+@dataclass(frozen=True)
+class IssueState:
+    """The state of one issue that a deliverable mirrors."""
+
+    ref: IssueRef
+    title: str
+    state: str  # "open", "closed", or "deleted"
+    state_reason: str | None = None
+    closed_at: str | None = None
+    updated_at: str | None = None
+    assignees: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    node_id: str | None = None
+    id: int | None = None
+
+    @classmethod
+    def from_api(cls, issue: Mapping[str, Any], ref: IssueRef | None = None) -> IssueState:
+        """Build from GitHub's issue object (REST API or webhook payload)."""
+        if ref is None:
+            ref = parse_issue_url(str(issue.get("html_url", "")))
+            if ref is None:
+                raise ValueError(f"issue has no GitHub issue URL: {issue.get('html_url')!r}")
+        return cls(
+            ref=ref,
+            title=str(issue.get("title") or ""),
+            state=str(issue.get("state") or "open"),
+            state_reason=issue.get("state_reason"),
+            closed_at=issue.get("closed_at"),
+            updated_at=issue.get("updated_at"),
+            assignees=tuple(sorted(a["login"] for a in issue.get("assignees") or ())),
+            labels=tuple(
+                (label["name"] if isinstance(label, Mapping) else str(label))
+                for label in issue.get("labels") or ()
+            ),
+            node_id=issue.get("node_id"),
+            id=issue.get("id"),
+        )
