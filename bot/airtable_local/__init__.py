@@ -1,0 +1,16 @@
+"""The embedded Airtable-compatible server: Airtable's REST API over SQLite, for the demo and tests.
+
+- :mod:`~bot.airtable_local.store`: ``Store``, the bases and records (SQLite + memory);
+- :mod:`~bot.airtable_local.server`: ``make_app`` and ``run``, the HTTP routes pyairtable uses;
+- :mod:`~bot.airtable_local.thread`: ``LocalAirtable``, the server in a background thread;
+- :mod:`~bot.airtable_local.schema`, :mod:`~bot.airtable_local.values`,
+  :mod:`~bot.airtable_local.query`, :mod:`~bot.airtable_local.ratelimit`,
+  :mod:`~bot.airtable_local.seeds`, :mod:`~bot.airtable_local.errors` and
+  :mod:`~bot.airtable_local.formula`: one concern each;
+- ``data/``: the schema of DESIGN.md section 3 and the demo base of section 6, as JSON.
+"""
+
+from bot.airtable_local.seeds import DEFAULT_BASE_IDS
+
+DEMO_BASE_ID = DEFAULT_BASE_IDS["demo"]
+"""The id of the demo base (DESIGN.md section 6)."""

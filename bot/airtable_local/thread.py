@@ -1,0 +1,191 @@
+"""The embedded Airtable in a background thread, for synchronous code: tests, benchmarks, ``serve``.
+
+::
+
+    with LocalAirtable(seed="demo", requests_per_second=None) as at:
+        table = at.api().table(at.base_id, "Projects")   # real pyairtable, real HTTP
+        table.all()
+        at.store.rename_field(at.base_id, "Projects", "Status", "State")  # change the schema
+        at.set_rate_limit(5, penalty_seconds=0.2)           # Airtable's limit, short penalty
+        at.stats().requests                                 # requests the base received
+
+The server listens on ``host`` (127.0.0.1) at a free port (or ``port``) and runs its own
+event loop in a daemon thread; ``stop()`` (or leaving the ``with``) shuts it down and
+closes the store if it opened it.
+
+pyairtable's ORM (3.5) builds its own ``Api`` from ``Meta.api_key`` and has no endpoint
+setting, so :func:`bind_models` gives model classes an ``Api`` pointed at this server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+from types import TracebackType
+from typing import Any
+
+import pyairtable
+from aiohttp import web
+from pyairtable.orm import Model
+
+from bot.airtable_local.ratelimit import BaseStats, RateLimiter
+from bot.airtable_local.server import DEFAULT_MAX_BODY_BYTES, LOCAL_TOKEN, make_app
+from bot.airtable_local.store import Store
+
+START_TIMEOUT = 10.0
+
+
+def bind_models(api: pyairtable.Api, *models: type[Model]) -> None:
+    """Make pyairtable ORM model classes send their requests through ``api``.
+
+    ``Model.meta.api`` is a cached property built from ``Meta.api_key``; setting the cached
+    value replaces it, so the models keep their ``Meta`` and talk to ``api``'s endpoint.
+    """
+    for model in models:
+        model.meta.__dict__["api"] = api
+
+
+class LocalAirtable:
+    """The embedded Airtable-compatible server, running in a thread of this process."""
+
+    def __init__(
+        self,
+        seed: str | None = "demo",
+        *,
+        db_path: str | os.PathLike[str] | None = None,
+        store: Store | None = None,
+        base_id: str | None = None,
+        token: str = LOCAL_TOKEN,
+        requests_per_second: float | None = 5,
+        penalty_seconds: float = 30.0,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        """Prepare a server over ``store`` (or a new one at ``db_path``, default memory).
+
+        ``seed`` ("demo", "empty" or None) is created unless the store has that base
+        already; ``base_id`` picks its id. ``requests_per_second`` of None turns the rate
+        limit off. Nothing runs until :meth:`start` (or ``with``).
+        """
+        self._owns_store = store is None
+        self.store = store if store is not None else Store(db_path or ":memory:")
+        self.base_id: str | None = self.store.seed(seed, base_id=base_id) if seed else base_id
+        self.token = token
+        self.limiter = RateLimiter(requests_per_second, penalty_seconds)
+        self._max_body_bytes = max_body_bytes
+        self._host = host
+        self._port = port
+        self.url = ""
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._failure: BaseException | None = None
+
+    def start(self) -> LocalAirtable:
+        """Start serving; returns once the server accepts connections."""
+        if self._thread is not None:
+            raise RuntimeError("already started")
+        sock = socket.create_server((self._host, self._port))
+        port = sock.getsockname()[1]
+        self.url = f"http://{self._host}:{port}"
+        app = make_app(
+            self.store,
+            token=self.token,
+            max_body_bytes=self._max_body_bytes,
+            limiter=self.limiter,
+        )
+        ready = threading.Event()
+        self._thread = threading.Thread(
+            target=self._serve, args=(app, sock, ready), name=f"local-airtable-{port}", daemon=True
+        )
+        self._thread.start()
+        if not ready.wait(START_TIMEOUT):  # pragma: no cover - a hung start
+            raise RuntimeError("the local Airtable did not start")
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            self._thread.join()
+            self._thread = None
+            raise failure
+        return self
+
+    def _serve(self, app: web.Application, sock: socket.socket, ready: threading.Event) -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
+        try:
+            loop.run_until_complete(runner.setup())
+            loop.run_until_complete(web.SockSite(runner, sock).start())
+        except BaseException as exc:  # pragma: no cover - reported to start()
+            self._failure = exc
+            sock.close()
+            loop.close()
+            ready.set()
+            return
+        self._loop = loop
+        ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(runner.cleanup())
+            loop.close()
+
+    def stop(self) -> None:
+        """Stop serving (waiting for requests in flight) and close the store if it is ours."""
+        thread, loop = self._thread, self._loop
+        if thread is not None and loop is not None:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join()
+        self._thread = self._loop = None
+        if self._owns_store:
+            self.store.close()
+
+    def __enter__(self) -> LocalAirtable:
+        """Start the server for the ``with`` block."""
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Stop the server."""
+        self.stop()
+
+    def api(self, *, retry_strategy: Any = None, **kwargs: Any) -> pyairtable.Api:
+        """A pyairtable ``Api`` for this server (no retries unless asked for)."""
+        return pyairtable.Api(
+            self.token, endpoint_url=self.url, retry_strategy=retry_strategy, **kwargs
+        )
+
+    def table(self, name: str, *, base_id: str | None = None) -> pyairtable.Table:
+        """A pyairtable ``Table`` of the seeded base (or of ``base_id``)."""
+        base = base_id or self.base_id
+        if base is None:
+            raise ValueError("no base: seed one or give base_id")
+        return self.api().table(base, name)
+
+    def bind_models(self, *models: type[Model]) -> pyairtable.Api:
+        """Point ORM model classes at this server (see :func:`bind_models`); the Api used."""
+        api = self.api()
+        bind_models(api, *models)
+        return api
+
+    def set_rate_limit(
+        self, requests_per_second: float | None, penalty_seconds: float | None = None
+    ) -> None:
+        """Change the per-base limit (None: off) and the penalty after a 429, at run time."""
+        self.limiter.configure(requests_per_second, penalty_seconds)
+
+    def stats(self, base_id: str | None = None) -> BaseStats:
+        """Requests received and 429s answered for the seeded base (or ``base_id``)."""
+        base = base_id or self.base_id
+        if base is None:
+            raise ValueError("no base: seed one or give base_id")
+        return self.limiter.stats(base)
+
+    def reset_stats(self) -> None:
+        """Set the request counts back to zero."""
+        self.limiter.reset_stats()

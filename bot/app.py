@@ -1,0 +1,93 @@
+"""Composition: build the bot's aiohttp application from a :class:`Config`.
+
+``make_app`` wires journal → worker → reconciler → Airtable lanes and GitHub, and mounts
+the HTTP routes. One ``aiohttp.ClientSession`` is opened for the process in a cleanup
+context, and the worker starts and stops with the application.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from pyairtable import Api
+
+from bot.airtable import Lanes
+from bot.config import Config
+from bot.github import AppGitHub, GitHubGateway, LoggingGitHub
+from bot.handlers import make_router
+from bot.journal import Journal
+from bot.metrics import Metrics
+from bot.server import MAX_BODY_BYTES, add_routes
+from bot.sync import Reconciler
+from bot.worker import Worker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """The long-lived parts of a running bot, reachable for tests and the CLI."""
+
+    config: Config
+    journal: Journal
+    metrics: Metrics
+    lanes: Lanes
+    worker: Worker
+    github: GitHubGateway | None = None
+    reconciler: Reconciler | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+SERVICES_KEY = web.AppKey("services", Services)
+
+
+def make_app(
+    config: Config,
+    *,
+    secret: str,
+    api_factory: Callable[[], Api] | None = None,
+    github_factory: Callable[[aiohttp.ClientSession], GitHubGateway] | None = None,
+) -> web.Application:
+    """The bot as an aiohttp application; the worker runs while the application does."""
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    journal = Journal(config.journal_path)
+    metrics = Metrics()
+    lanes = Lanes(config, metrics=metrics, api_factory=api_factory)
+    worker = Worker(config, journal=journal, router=make_router(), dependencies={}, metrics=metrics)
+    services = Services(config, journal, metrics, lanes, worker)
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app[SERVICES_KEY] = services
+    add_routes(app, journal=journal, worker=worker, metrics=metrics, secret=secret)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        async with aiohttp.ClientSession() as session:
+            github: GitHubGateway
+            if github_factory is not None:
+                github = github_factory(session)
+            elif config.has_github_app:
+                github = AppGitHub(session, config, metrics=metrics)
+            else:
+                log.info("no GitHub App credentials: GitHub writes will be logged, not sent")
+                github = LoggingGitHub()
+            reconciler = Reconciler(
+                config, lanes=lanes, github=github, journal=journal, metrics=metrics
+            )
+            services.github = github
+            services.reconciler = reconciler
+            worker.dependencies.update(reconciler=reconciler, github=github, config=config)
+            worker.bot_login = await github.bot_login()
+            await worker.start()
+            try:
+                yield
+            finally:
+                await worker.stop()
+                await lanes.close()
+        journal.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    return app

@@ -1,0 +1,189 @@
+"""The worker: takes journaled deliveries, runs their handlers, retries what fails.
+
+Deliveries are claimed from the journal in batches. Pending ``issues`` events that only say
+"this issue changed" are coalesced: one reconcile per issue settles all of them. Work for
+one issue runs one at a time; different issues run concurrently up to ``concurrency``.
+A failed delivery is retried with exponential backoff and ends as ``failed`` (kept, with its
+last error) after ``max_attempts``; an operator can list and retry it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from gidgethub import sansio
+from gidgethub.routing import Router
+
+from bot.config import Config
+from bot.handlers.issue_events import STATE_ACTIONS
+from bot.journal import Delivery, Journal
+from bot.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+# How long the worker sleeps when it has nothing to do and no retry is due.
+IDLE_WAIT_SECONDS = 5.0
+
+
+def _coalescable(delivery: Delivery) -> bool:
+    return delivery.event == "issues" and delivery.action in STATE_ACTIONS
+
+
+def _sort_key(delivery: Delivery) -> tuple[str, float]:
+    issue = delivery.payload.get("issue") or {}
+    return (str(issue.get("updated_at") or ""), delivery.received_at)
+
+
+class Worker:
+    """Runs journaled deliveries through the router, with per-issue ordering and retries."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        journal: Journal,
+        router: Router,
+        dependencies: Mapping[str, Any],
+        metrics: Metrics,
+        bot_login: str | None = None,
+    ) -> None:
+        self.config = config
+        self.journal = journal
+        self.router = router
+        self.dependencies = dict(dependencies)
+        self.metrics = metrics
+        self.bot_login = bot_login
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._slots = asyncio.Semaphore(config.worker.concurrency)
+        self._issue_locks: dict[str, asyncio.Lock] = collections.defaultdict(asyncio.Lock)
+        self._running: set[asyncio.Task[None]] = set()
+
+    @property
+    def running(self) -> bool:
+        """Whether the worker loop is alive."""
+        return self._task is not None and not self._task.done()
+
+    def notify(self) -> None:
+        """Tell the worker that a delivery was journaled."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        """Resume deliveries a crash left in flight, then start the loop."""
+        resumed = await asyncio.to_thread(self.journal.resume)
+        if resumed:
+            log.info("resumed %d deliveries left in flight by a previous run", resumed)
+        self._task = asyncio.create_task(self._loop(), name="worker")
+
+    async def stop(self) -> None:
+        """Stop taking work; let running work finish."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)
+
+    async def drain(self, timeout: float = 60.0) -> None:
+        """Wait until nothing is pending or running (for tests, benchmarks and the CLI)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            counts = await asyncio.to_thread(self.journal.counts)
+            busy = counts.get("pending", 0) + counts.get("processing", 0)
+            if not busy and not self._running:
+                return
+            await asyncio.sleep(0.02)
+        raise TimeoutError(f"deliveries still pending after {timeout:.0f}s")
+
+    async def _loop(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                batch = await asyncio.to_thread(
+                    self.journal.claim_due, limit=self.config.worker.concurrency * 4
+                )
+            except Exception:
+                log.exception("could not read the journal; trying again shortly")
+                batch = []
+            if batch:
+                self._schedule(batch)
+                continue
+            next_due = await asyncio.to_thread(self.journal.next_due_at)
+            wait = IDLE_WAIT_SECONDS if next_due is None else next_due - time.time()
+            if wait > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=min(wait, IDLE_WAIT_SECONDS))
+
+    def _schedule(self, batch: list[Delivery]) -> None:
+        """Start work for a claimed batch, coalescing state-only events per issue."""
+        groups: dict[str, list[Delivery]] = collections.defaultdict(list)
+        singles: list[Delivery] = []
+        for delivery in batch:
+            if delivery.issue_key and _coalescable(delivery):
+                groups[delivery.issue_key].append(delivery)
+            else:
+                singles.append(delivery)
+        for key, group in groups.items():
+            group.sort(key=_sort_key)
+            self._spawn(group[-1], key, coalesced=group[:-1])
+        for delivery in singles:
+            self._spawn(delivery, delivery.issue_key, coalesced=[])
+
+    def _spawn(self, delivery: Delivery, key: str | None, *, coalesced: list[Delivery]) -> None:
+        task = asyncio.create_task(self._run(delivery, key, coalesced))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def _run(self, delivery: Delivery, key: str | None, coalesced: list[Delivery]) -> None:
+        lock = self._issue_locks[key] if key else asyncio.Lock()
+        async with lock, self._slots:
+            state = await self._process(delivery)
+        if coalesced:
+            # The newest event's reconcile read the issue as it is now; the older ones are
+            # settled by it whatever it found.
+            ids = [d.id for d in coalesced]
+            await asyncio.to_thread(self.journal.mark_done, ids)
+            for other in coalesced:
+                self.metrics.deliveries.labels(event=other.event, outcome="coalesced").inc()
+        self.metrics.deliveries.labels(event=delivery.event, outcome=state).inc()
+
+    async def _process(self, delivery: Delivery) -> str:
+        """Run one delivery's handlers; returns the state it ends in."""
+        context = f"delivery {delivery.id} ({delivery.event}.{delivery.action})"
+        event = sansio.Event(delivery.payload, event=delivery.event, delivery_id=delivery.id)
+        sender = (delivery.payload.get("sender") or {}).get("login")
+        if self.bot_login and sender == self.bot_login:
+            log.info("%s: sent by the bot itself; ignored", context)
+            await asyncio.to_thread(self.journal.mark_done, [delivery.id], state="ignored")
+            return "ignored"
+        errors: list[BaseException] = []
+        # Router.dispatch stops at the first failing callback; run each on its own so one
+        # handler's failure neither hides nor prevents the others.
+        for callback in self.router.fetch(event):
+            try:
+                await callback(event, **self.dependencies)
+            except Exception as exc:
+                log.exception("%s: handler %s failed", context, callback.__name__)
+                errors.append(exc)
+        if not errors:
+            await asyncio.to_thread(self.journal.mark_done, [delivery.id])
+            return "done"
+        settings = self.config.worker
+        state = await asyncio.to_thread(
+            self.journal.mark_retry,
+            delivery.id,
+            f"{type(errors[0]).__name__}: {errors[0]}",
+            max_attempts=settings.max_attempts,
+            base_delay=settings.base_delay_seconds,
+            max_delay=settings.max_delay_seconds,
+        )
+        log.warning("%s: will %s", context, "retry" if state == "pending" else "not retry")
+        self.notify()
+        return "failed" if state == "failed" else "retry"

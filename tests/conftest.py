@@ -1,0 +1,3 @@
+"""Shared fixtures for the test suite, loaded as plugins."""
+
+pytest_plugins = ["tests.github_fixtures", "tests.airtable_fixtures", "tests.bot_fixtures"]
