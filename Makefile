@@ -37,6 +37,7 @@ test: lint typecheck
 
 bench: $(TEST_STAMP)
 	$(BIN)/python bench/bench_airtable_local.py
+	$(BIN)/python bench/bench_service.py
 
 clean:
 	rm -rf $(VENV) .deliverables-bot .coverage .coverage.* .mypy_cache .ruff_cache .hypothesis

@@ -15,11 +15,13 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
 import cachetools
@@ -141,7 +143,7 @@ class AirtableLane:
         return Api(
             token,
             endpoint_url=self.config.airtable_endpoint_url,
-            timeout=(5.0, self.config.airtable.timeout_seconds),
+            timeout=(5, math.ceil(self.config.airtable.timeout_seconds)),
             retry_strategy=None,
         )
 
@@ -203,10 +205,16 @@ class AirtableLane:
                 return snapshot
             self._writes_during_load[table] = []
             try:
-                rows = await self.call(
-                    "list", lambda api: api.table(self.base_id, table).all(page_size=100)
-                )
-                snapshot = _Snapshot(records={r["id"]: r for r in rows}, loaded_at=time.time())
+                records: dict[str, Record] = {}
+                offset: str | None = None
+                while True:
+                    # One page per request, each through the limiter.
+                    page = await self.call("list", partial(self._read_page, table, offset))
+                    records.update((r["id"], r) for r in page.get("records", ()))
+                    offset = page.get("offset")
+                    if not offset:
+                        break
+                snapshot = _Snapshot(records=records, loaded_at=time.time())
                 for record in self._writes_during_load[table]:
                     snapshot.records[record["id"]] = record
             finally:
@@ -215,6 +223,14 @@ class AirtableLane:
                 self._index_issues(snapshot)
             self._snapshots[table] = snapshot
             return snapshot
+
+    def _read_page(self, table: str, offset: str | None, api: Api) -> dict[str, Any]:
+        """One page (up to 100 records) of ``table`` after ``offset``."""
+        params: dict[str, Any] = {"pageSize": 100}
+        if offset:
+            params["offset"] = offset
+        page: dict[str, Any] = api.get(api.table(self.base_id, table).urls.records, params=params)
+        return page
 
     def _index_issues(self, snapshot: _Snapshot) -> None:
         issue_field = self.config.fields.deliverables.issue

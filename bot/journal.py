@@ -41,7 +41,7 @@ import sqlite3
 import threading
 import time
 import zlib
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -90,6 +90,17 @@ _COLUMNS: Final = (
     " issue_key"
 )
 _Row = tuple[str, str, str | None, bytes, float, str, int, float, str | None, str | None]
+
+
+@dataclass(frozen=True)
+class NewDelivery:
+    """A delivery about to be journaled: its body is JSON text already checked by the caller."""
+
+    delivery_id: str
+    event: str
+    action: str | None
+    body: bytes
+    issue_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -227,6 +238,33 @@ class Journal:
                 (delivery_id, event, action, blob, at, at, issue_key),
             )
             return cursor.rowcount == 1
+
+    def record_many(
+        self, entries: Sequence[NewDelivery], *, now: float | None = None
+    ) -> builtins.list[bool]:
+        """Journal several deliveries in one transaction (a group commit); for each, whether
+        it was new. Bodies are stored as given: the caller has already decoded them as JSON
+        objects. Nothing is written when the transaction fails."""
+        at = time.time() if now is None else now
+        results: builtins.list[bool] = []
+        with self._write() as conn:
+            for entry in entries:
+                cursor = conn.execute(
+                    "INSERT OR IGNORE INTO deliveries"
+                    " (id, event, action, payload, received_at, state, next_attempt_at, issue_key)"
+                    " VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
+                    (
+                        entry.delivery_id,
+                        entry.event,
+                        entry.action,
+                        zlib.compress(entry.body, 1),
+                        at,
+                        at,
+                        entry.issue_key,
+                    ),
+                )
+                results.append(cursor.rowcount == 1)
+        return results
 
     def seen(self, delivery_id: str) -> bool:
         """Whether a delivery with this id is in the journal (in any state)."""

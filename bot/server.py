@@ -8,14 +8,16 @@ journaled. Work for GitHub's 10-second answer window is kept to one SQLite inser
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
 from aiohttp import web
 from gidgethub import BadRequest, ValidationFailure, sansio
 
+from bot.group_commit import GroupCommit
 from bot.issues import parse_issue_url
-from bot.journal import Journal
+from bot.journal import Journal, NewDelivery
 from bot.metrics import Metrics
 from bot.worker import Worker
 
@@ -28,6 +30,7 @@ JOURNAL_KEY = web.AppKey("journal", Journal)
 WORKER_KEY = web.AppKey("worker", Worker)
 METRICS_KEY = web.AppKey("metrics", Metrics)
 SECRET_KEY = web.AppKey("webhook_secret", str)
+INTAKE_KEY = web.AppKey("intake", GroupCommit[NewDelivery, bool])
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -86,13 +89,13 @@ async def webhook(request: web.Request) -> web.Response:
     if event.event == "ping":
         metrics.deliveries.labels(event="ping", outcome="pong").inc()
         return web.json_response({"status": "pong"}, status=200)
-    journal = request.app[JOURNAL_KEY]
     payload = event.data
     action = payload.get("action") if isinstance(payload.get("action"), str) else None
+    if request.content_type != "application/json":
+        body = json.dumps(payload).encode()  # form-encoded: keep the decoded JSON
+    entry = NewDelivery(delivery_id, event.event, action, body, issue_key_of(payload))
     try:
-        accepted = journal.record(
-            delivery_id, event.event, action, payload, issue_key=issue_key_of(payload)
-        )
+        accepted = await request.app[INTAKE_KEY].submit(entry)
     except Exception:
         log.exception("delivery %s: could not be journaled", delivery_id)
         metrics.deliveries.labels(event=label, outcome="journal_error").inc()
@@ -101,7 +104,7 @@ async def webhook(request: web.Request) -> web.Response:
         metrics.deliveries.labels(event=label, outcome="duplicate").inc()
         return web.json_response({"status": "duplicate", "delivery": delivery_id}, status=200)
     metrics.deliveries.labels(event=label, outcome="accepted").inc()
-    log.info("delivery %s: %s.%s journaled", delivery_id, event.event, action)
+    log.debug("delivery %s: %s.%s journaled", delivery_id, event.event, action)
     request.app[WORKER_KEY].notify()
     return web.json_response({"status": "accepted", "delivery": delivery_id}, status=202)
 
@@ -138,6 +141,7 @@ def add_routes(
     app[WORKER_KEY] = worker
     app[METRICS_KEY] = metrics
     app[SECRET_KEY] = secret
+    app[INTAKE_KEY] = GroupCommit(journal.record_many)
     app.router.add_post("/webhook", webhook)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

@@ -21,6 +21,7 @@ from gidgethub import sansio
 from gidgethub.routing import Router
 
 from bot.config import Config
+from bot.group_commit import GroupCommit
 from bot.handlers.issue_events import STATE_ACTIONS
 from bot.journal import Delivery, Journal
 from bot.metrics import Metrics
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 
 # How long the worker sleeps when it has nothing to do and no retry is due.
 IDLE_WAIT_SECONDS = 5.0
+# Pause between claims while deliveries keep coming.
+CLAIM_PAUSE_SECONDS = 0.05
 
 
 def _coalescable(delivery: Delivery) -> bool:
@@ -65,6 +68,7 @@ class Worker:
         self._slots = asyncio.Semaphore(config.worker.concurrency)
         self._issue_locks: dict[str, asyncio.Lock] = collections.defaultdict(asyncio.Lock)
         self._running: set[asyncio.Task[None]] = set()
+        self._finished = GroupCommit(self._mark_finished)
 
     @property
     def running(self) -> bool:
@@ -114,6 +118,9 @@ class Worker:
                 batch = []
             if batch:
                 self._schedule(batch)
+                # Let the deliveries still arriving be answered (and join the next batch)
+                # before taking more work onto the event loop.
+                await asyncio.sleep(CLAIM_PAUSE_SECONDS)
                 continue
             next_due = await asyncio.to_thread(self.journal.next_due_at)
             wait = IDLE_WAIT_SECONDS if next_due is None else next_due - time.time()
@@ -149,10 +156,18 @@ class Worker:
             # The newest event's reconcile read the issue as it is now; the older ones are
             # settled by it whatever it found.
             ids = [d.id for d in coalesced]
-            await asyncio.to_thread(self.journal.mark_done, ids)
+            await asyncio.gather(*(self._finished.submit((i, "done")) for i in ids))
             for other in coalesced:
                 self.metrics.deliveries.labels(event=other.event, outcome="coalesced").inc()
         self.metrics.deliveries.labels(event=delivery.event, outcome=state).inc()
+
+    def _mark_finished(self, items: list[tuple[str, str]]) -> list[None]:
+        """Record finished deliveries, one transaction per state."""
+        for state in ("done", "ignored"):
+            ids = [delivery_id for delivery_id, s in items if s == state]
+            if ids:
+                self.journal.mark_done(ids, state=state)
+        return [None] * len(items)
 
     async def _process(self, delivery: Delivery) -> str:
         """Run one delivery's handlers; returns the state it ends in."""
@@ -161,7 +176,7 @@ class Worker:
         sender = (delivery.payload.get("sender") or {}).get("login")
         if self.bot_login and sender == self.bot_login:
             log.info("%s: sent by the bot itself; ignored", context)
-            await asyncio.to_thread(self.journal.mark_done, [delivery.id], state="ignored")
+            await self._finished.submit((delivery.id, "ignored"))
             return "ignored"
         errors: list[BaseException] = []
         # Router.dispatch stops at the first failing callback; run each on its own so one
@@ -173,7 +188,7 @@ class Worker:
                 log.exception("%s: handler %s failed", context, callback.__name__)
                 errors.append(exc)
         if not errors:
-            await asyncio.to_thread(self.journal.mark_done, [delivery.id])
+            await self._finished.submit((delivery.id, "done"))
             return "done"
         settings = self.config.worker
         state = await asyncio.to_thread(

@@ -3,7 +3,10 @@
 - :mod:`~bot.airtable_local.store`: ``Store``, the bases and records (SQLite + memory);
 - :mod:`~bot.airtable_local.server`: ``make_app`` and ``run``, the HTTP routes pyairtable uses;
 - :mod:`~bot.airtable_local.thread`: ``LocalAirtable``, the server in a background thread;
-- :mod:`~bot.airtable_local.schema`, :mod:`~bot.airtable_local.values`,
+- :mod:`~bot.airtable_local.rows` (rows and write transactions in memory),
+  :mod:`~bot.airtable_local.reading` (filters, sorting, pages, record JSON),
+  :mod:`~bot.airtable_local.writing` (values, links, upserts), :mod:`~bot.airtable_local.values`
+  (cell values per field type), :mod:`~bot.airtable_local.schema`,
   :mod:`~bot.airtable_local.query`, :mod:`~bot.airtable_local.ratelimit`,
   :mod:`~bot.airtable_local.seeds`, :mod:`~bot.airtable_local.errors` and
   :mod:`~bot.airtable_local.formula`: one concern each;

@@ -408,10 +408,12 @@ def _banner(
         lines.append(f"  base {base_id} ({store.base_name(base_id)}): {tables}")
     if base_ids:
         first = base_ids[0]
-        table = store.table_names(first)[0]
+        names = store.table_names(first)
+        table = "Projects" if "Projects" in names else names[0]
+        api_token = f'"{LOCAL_TOKEN}"' if token == LOCAL_TOKEN else "token"
         lines += [
             "Use it from pyairtable:",
-            f'  Api(token, endpoint_url="{url}").table("{first}", "{table}").all()',
+            f'  Api({api_token}, endpoint_url="{url}").table("{first}", "{table}").all()',
             "or point the bot at it:",
             f"  AIRTABLE_ENDPOINT_URL={url} AIRTABLE_BASE_ID={first}",
         ]

@@ -72,7 +72,12 @@ class LocalAirtable:
         """
         self._owns_store = store is None
         self.store = store if store is not None else Store(db_path or ":memory:")
-        self.base_id: str | None = self.store.seed(seed, base_id=base_id) if seed else base_id
+        try:
+            self.base_id: str | None = self.store.seed(seed, base_id=base_id) if seed else base_id
+        except BaseException:
+            if self._owns_store:
+                self.store.close()
+            raise
         self.token = token
         self.limiter = RateLimiter(requests_per_second, penalty_seconds)
         self._max_body_bytes = max_body_bytes

@@ -177,6 +177,11 @@ def link_items(field: Field, value: Any, *, typecast: bool) -> list[str]:
     return list(dict.fromkeys(value))
 
 
+def raw_ids(ids: list[str]) -> list[str]:
+    """Record ids shown as themselves (for fields that are not links)."""
+    return list(ids)
+
+
 def _number_text(value: int | float) -> str:
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
         return str(int(value))
