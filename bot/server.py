@@ -51,7 +51,8 @@ async def webhook(request: web.Request) -> web.Response:
     """Verify, journal and acknowledge one GitHub delivery."""
     metrics = request.app[METRICS_KEY]
     event_name = request.headers.get("X-GitHub-Event", "")
-    label = event_name or "unknown"
+    # Until the signature is checked, nothing from the request names a metric label.
+    label = "unknown"
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         metrics.deliveries.labels(event=label, outcome="too_large").inc()
         return _error(413, f"payload larger than {MAX_BODY_BYTES} bytes")
@@ -70,7 +71,13 @@ async def webhook(request: web.Request) -> web.Response:
     if len(delivery_id) > 100 or len(event_name) > 100:
         metrics.deliveries.labels(event="unknown", outcome="malformed").inc()
         return _error(400, "X-GitHub-Event or X-GitHub-Delivery header too long")
-    headers = {k.lower(): v for k, v in request.headers.items()}
+    # Only the SHA-256 signature counts: gidgethub would fall back to the SHA-1 header.
+    headers = {k.lower(): v for k, v in request.headers.items() if k.lower() != "x-hub-signature"}
+    signature = headers.get("x-hub-signature-256", "")
+    if not signature or not signature.isascii():
+        metrics.deliveries.labels(event=label, outcome="bad_signature").inc()
+        log.warning("delivery %s: refused: missing or malformed signature", delivery_id)
+        return _error(401, "invalid or missing X-Hub-Signature-256 signature")
     try:
         # Checks the X-Hub-Signature-256 HMAC (and refuses a delivery without one) before
         # anything in the body is trusted.
@@ -79,10 +86,11 @@ async def webhook(request: web.Request) -> web.Response:
         metrics.deliveries.labels(event=label, outcome="bad_signature").inc()
         log.warning("delivery %s: refused: %s", delivery_id, exc)
         return _error(401, "invalid or missing X-Hub-Signature-256 signature")
-    except (BadRequest, ValueError, UnicodeDecodeError) as exc:
+    except (BadRequest, ValueError, LookupError) as exc:
         metrics.deliveries.labels(event=label, outcome="malformed").inc()
         log.info("delivery %s: malformed: %s", delivery_id, exc)
         return _error(400, "body is not a JSON object")
+    label = event.event
     if not isinstance(event.data, dict):
         metrics.deliveries.labels(event=label, outcome="malformed").inc()
         return _error(400, "body is not a JSON object")
@@ -91,8 +99,9 @@ async def webhook(request: web.Request) -> web.Response:
         return web.json_response({"status": "pong"}, status=200)
     payload = event.data
     action = payload.get("action") if isinstance(payload.get("action"), str) else None
-    if request.content_type != "application/json":
-        body = json.dumps(payload).encode()  # form-encoded: keep the decoded JSON
+    if request.content_type != "application/json" or request.charset not in (None, "utf-8"):
+        # Form-encoded or another charset: journal the decoded JSON as UTF-8.
+        body = json.dumps(payload, ensure_ascii=False).encode()
     entry = NewDelivery(delivery_id, event.event, action, body, issue_key_of(payload))
     try:
         accepted = await request.app[INTAKE_KEY].submit(entry)
@@ -127,9 +136,13 @@ async def readyz(request: web.Request) -> web.Response:
 async def metrics_view(request: web.Request) -> web.Response:
     """Prometheus text, with the journal's queue depth read at scrape time."""
     metrics = request.app[METRICS_KEY]
-    counts = request.app[JOURNAL_KEY].counts()
-    for state in ("pending", "processing", "failed"):
-        metrics.queue_depth.labels(state=state).set(counts.get(state, 0))
+    try:
+        counts = request.app[JOURNAL_KEY].counts()
+    except Exception:
+        log.exception("could not read the journal's queue depth")
+    else:
+        for state in ("pending", "processing", "failed"):
+            metrics.queue_depth.labels(state=state).set(counts.get(state, 0))
     return web.Response(body=metrics.render(), headers={"Content-Type": metrics.content_type})
 
 

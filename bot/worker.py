@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 IDLE_WAIT_SECONDS = 5.0
 # Pause between claims while deliveries keep coming.
 CLAIM_PAUSE_SECONDS = 0.05
+# Pause after the journal could not be read, so a broken journal does not spin the loop.
+JOURNAL_ERROR_PAUSE_SECONDS = 0.5
 
 
 def _coalescable(delivery: Delivery) -> bool:
@@ -113,16 +115,17 @@ class Worker:
                 batch = await asyncio.to_thread(
                     self.journal.claim_due, limit=self.config.worker.concurrency * 4
                 )
+                next_due = None if batch else await asyncio.to_thread(self.journal.next_due_at)
             except Exception:
                 log.exception("could not read the journal; trying again shortly")
-                batch = []
+                await asyncio.sleep(JOURNAL_ERROR_PAUSE_SECONDS)
+                continue
             if batch:
                 self._schedule(batch)
                 # Let the deliveries still arriving be answered (and join the next batch)
                 # before taking more work onto the event loop.
                 await asyncio.sleep(CLAIM_PAUSE_SECONDS)
                 continue
-            next_due = await asyncio.to_thread(self.journal.next_due_at)
             wait = IDLE_WAIT_SECONDS if next_due is None else next_due - time.time()
             if wait > 0:
                 with contextlib.suppress(TimeoutError):

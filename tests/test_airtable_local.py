@@ -280,13 +280,22 @@ def test_wrong_value_types_are_422(
         pytest.param("Done", "yes", True, id="text-to-checkbox"),
         pytest.param("Tags", "a, b", ["a", "b"], id="text-to-multiple-select"),
         pytest.param("Size", "XL", "XL", id="new-select-option"),
+        pytest.param("Size", 3, "3", id="number-to-select"),
+        pytest.param("Name", True, "true", id="bool-to-text"),
+        pytest.param("Notes", ["x", "y"], "x, y", id="list-to-text"),
+        pytest.param("Count", " ", None, id="blank-to-number"),
+        pytest.param("Done", 0, None, id="zero-to-checkbox"),
+        pytest.param("Day", " 2026-03-04 ", "2026-03-04", id="padded-date"),
+        pytest.param("At", "", None, id="blank-to-datetime"),
+        pytest.param("Day", "", None, id="blank-to-date"),
     ],
 )
 def test_typecast_converts(
     local_airtable: LocalAirtable, types_base: str, field: str, value: Any, stored: Any
 ) -> None:
     things = local_airtable.table("Things", base_id=types_base)
-    assert things.create({field: value}, typecast=True)["fields"] == {field: stored}
+    expected = {} if stored is None else {field: stored}
+    assert things.create({field: value}, typecast=True)["fields"] == expected
 
 
 def test_typecast_adds_a_select_option_to_the_schema(local_airtable: LocalAirtable) -> None:
@@ -351,6 +360,22 @@ def test_upsert_creates_updates_and_refuses_ambiguous_matches(
         )
     assert error_of(exc)[0] == 422
     assert "Blocked" not in {r["fields"].get("Status") for r in table.all()}
+
+
+def test_upsert_on_a_select_and_a_number(local_airtable: LocalAirtable, types_base: str) -> None:
+    things = local_airtable.table("Things", base_id=types_base)
+    things.batch_create([{"Name": "a", "Size": "S", "Count": 1}, {"Name": "b", "Size": "M"}])
+    result = things.batch_upsert(
+        [
+            {"fields": {"Size": "S", "Count": 1, "Name": "a2"}},
+            {"fields": {"Size": "XL", "Count": 1, "Name": "new"}},
+            {"fields": {"Size": "XL", "Count": 1, "Name": "same new"}},
+        ],
+        key_fields=["Size", "Count"],
+        typecast=True,
+    )
+    assert len(result["updatedRecords"]) == 2 and len(result["createdRecords"]) == 1
+    assert sorted(r["fields"]["Name"] for r in things.all()) == ["a2", "b", "same new"]
 
 
 def test_upsert_response_shape_over_raw_http(local_airtable: LocalAirtable) -> None:
@@ -494,27 +519,52 @@ def test_sort_fields_and_field_ids(local_airtable: LocalAirtable, types_base: st
     }
     assert things.get(by_id[0]["id"], use_field_ids=True)["fields"] == by_id[0]["fields"]
     # The POST form of list records carries the same options in its body.
-    body = things.api.post(
-        things.urls.records_post,
-        json={
-            "sort": [{"field": "Count", "direction": "desc"}],
-            "fields": ["Name"],
-            "filterByFormula": "{Count} >= 2",
-            "pageSize": 2,
-        },
-    )
+    options = {
+        "sort": [{"field": "Count", "direction": "desc"}],
+        "fields": ["Name"],
+        "filterByFormula": "{Count} >= 2",
+        "pageSize": 2,
+    }
+    body = things.api.post(things.urls.records_post, json=options)
     assert [r["fields"] for r in body["records"]] == [{"Name": "a"}, {"Name": "b"}]
     following = things.api.post(
-        things.urls.records_post,
-        json={
-            "offset": body["offset"],
-            "pageSize": 2,
-            "sort": [{"field": "Count", "direction": "desc"}],
-            "filterByFormula": "{Count} >= 2",
-        },
+        things.urls.records_post, json={**options, "offset": body["offset"]}
     )
-    assert [r["fields"]["Name"] for r in following["records"]] == ["B"]
+    assert [r["fields"] for r in following["records"]] == [{"Name": "B"}]
     assert "offset" not in following
+
+
+def test_formulas_over_every_field_type(local_airtable: LocalAirtable, types_base: str) -> None:
+    things = local_airtable.table("Things", base_id=types_base)
+    part = local_airtable.table("Parts", base_id=types_base).create({"Label": "bolt"})
+    things.batch_create(
+        [
+            {
+                "Name": "full",
+                "Done": True,
+                "Tags": ["a", "b"],
+                "At": "2026-05-01T10:00:00Z",
+                "Parts": [part["id"]],
+                "Size": "M",
+                "Count": 4,
+            },
+            {"Name": "empty"},
+        ]
+    )
+
+    def names(formula: str) -> list[str]:
+        return [r["fields"]["Name"] for r in things.all(formula=formula)]
+
+    assert names("{Done}") == ["full"]
+    assert names("NOT({Done})") == ["empty"]
+    assert names("{Done} = FALSE()") == ["empty"]
+    assert names("FIND('b', ARRAYJOIN({Tags}))") == ["full"]
+    assert names("{Tags} = BLANK()") == ["empty"]
+    assert names("{Parts} = 'bolt'") == ["full"]
+    assert names("IS_AFTER({At}, '2026-04-30')") == ["full"]
+    assert names("AND({Size} = 'M', {Count} > 3)") == ["full"]
+    assert names(f"RECORD_ID() = '{part['id']}'") == []
+    assert names("CREATED_TIME() <= NOW()") == ["full", "empty"]
 
 
 def test_cell_format_string_and_comment_count(local_airtable: LocalAirtable) -> None:
@@ -547,6 +597,23 @@ def test_lookup_by_names_that_need_quoting(local_airtable: LocalAirtable, name: 
     wanted = table.create({"Name": name})
     table.create({"Name": name + " "})
     assert [r["id"] for r in table.all(formula=match({"Name": name}))] == [wanted["id"]]
+
+
+@pytest.mark.parametrize("count", [10, 250, 700], ids=["short", "long-get", "post"])
+def test_long_formulas_over_get_and_post(local_airtable: LocalAirtable, count: int) -> None:
+    # pyairtable sends a GET up to 16,000 characters of URL, then POSTs to listRecords.
+    table = local_airtable.table(DELIVERABLES)
+    names = [f"Deploy the hub {i}" for i in range(count)] + ["Deploy the hub"]
+    found = table.all(formula=OR(*(match({"Name": name}) for name in names)))
+    assert [r["fields"]["Name"] for r in found] == ["Deploy the hub"]
+
+
+def test_urls_over_16000_characters_are_414(local_airtable: LocalAirtable) -> None:
+    response = airtable_request(
+        local_airtable, "GET", PROJECTS, params={"filterByFormula": "'" + "x" * 16_000 + "'"}
+    )
+    assert response.status_code == 414
+    assert response.json()["error"]["type"] == "URL_TOO_LONG"
 
 
 def test_linked_fields_give_primary_values_to_formulas(local_airtable: LocalAirtable) -> None:
@@ -650,272 +717,172 @@ def test_pyairtable_orm_reads_linked_records(local_airtable: LocalAirtable) -> N
 # -- errors --------------------------------------------------------------------------------
 
 BASE = DEMO_BASE_ID
+PROJECTS = f"/v0/{BASE}/Projects"
+MISSING = f"{PROJECTS}/{MISSING_ID}"
+FORBIDDEN = "INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND"
+BAD_REQUEST = "INVALID_REQUEST_UNKNOWN"
+BAD_VALUE = "INVALID_VALUE_FOR_COLUMN"
+JSON_TYPE = {"Content-Type": "application/json"}
+
+
+def case(name: str, method: str, path: str, status: int, error: str | None, **kw: Any) -> Any:
+    """One row of the error table: the request, then the status and error type expected."""
+    return pytest.param(method, path, kw, status, error, id=name)
+
+
+def upsert(merge_on: list[str]) -> dict[str, Any]:
+    """An upsert body merging on ``merge_on``, with one record that gives no fields."""
+    return {"performUpsert": {"fieldsToMergeOn": merge_on}, "records": [{"fields": {}}]}
+
+
 ERROR_CASES = [
-    (
-        "unknown base",
-        "GET",
-        "/v0/appNoSuchBase00000/Projects",
-        {},
-        403,
-        "INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND",
-    ),
-    ("unknown table", "GET", f"/v0/{BASE}/Nope", {}, 403, "INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND"),
-    (
-        "unknown base schema",
-        "GET",
-        "/v0/meta/bases/appNoSuchBase00000/tables",
-        {},
-        403,
-        "INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND",
-    ),
-    ("unknown record", "GET", f"/v0/{BASE}/Projects/{MISSING_ID}", {}, 404, None),
-    (
-        "update unknown record",
-        "PATCH",
-        f"/v0/{BASE}/Projects/{MISSING_ID}",
-        {"json": {"fields": {}}},
-        404,
-        None,
-    ),
-    ("delete unknown record", "DELETE", f"/v0/{BASE}/Projects/{MISSING_ID}", {}, 404, None),
-    ("unknown route", "GET", "/v1/anything", {}, 404, None),
-    ("unknown method", "POST", f"/v0/{BASE}/Projects/{MISSING_ID}", {"json": {}}, 404, None),
-    (
-        "bad json",
-        "POST",
-        f"/v0/{BASE}/Projects",
-        {"data": b"{nope", "headers": {"Content-Type": "application/json"}},
-        400,
-        "INVALID_REQUEST_BODY",
-    ),
-    (
-        "body not an object",
-        "POST",
-        f"/v0/{BASE}/Projects",
-        {"json": [1]},
-        422,
-        "INVALID_REQUEST_UNKNOWN",
-    ),
-    (
-        "no fields",
-        "POST",
-        f"/v0/{BASE}/Projects",
-        {"json": {"typecast": True}},
-        422,
-        "INVALID_REQUEST_MISSING_FIELDS",
-    ),
-    (
-        "unknown body key",
-        "POST",
-        f"/v0/{BASE}/Projects",
-        {"json": {"fields": {}, "x": 1}},
-        422,
-        "INVALID_REQUEST_UNKNOWN",
-    ),
-    (
+    case("unknown base", "GET", "/v0/appNoSuchBase00000/Projects", 403, FORBIDDEN),
+    case("unknown table", "GET", f"/v0/{BASE}/Nope", 403, FORBIDDEN),
+    case("unknown base schema", "GET", "/v0/meta/bases/appNoSuchBase00000/tables", 403, FORBIDDEN),
+    case("unknown record", "GET", MISSING, 404, None),
+    case("update unknown record", "PATCH", MISSING, 404, None, json={"fields": {}}),
+    case("delete unknown record", "DELETE", MISSING, 404, None),
+    case("unknown route", "GET", "/v1/anything", 404, None),
+    case("unknown method", "POST", MISSING, 404, None, json={}),
+    case("bad json", "POST", PROJECTS, 400, "INVALID_REQUEST_BODY", data=b"{", headers=JSON_TYPE),
+    case("body not an object", "POST", PROJECTS, 422, BAD_REQUEST, json=[1]),
+    case("no fields", "POST", PROJECTS, 422, "INVALID_REQUEST_MISSING_FIELDS", json={}),
+    case("unknown body key", "POST", PROJECTS, 422, BAD_REQUEST, json={"fields": {}, "x": 1}),
+    case(
         "typecast not a bool",
         "POST",
-        f"/v0/{BASE}/Projects",
-        {"json": {"fields": {}, "typecast": "yes"}},
+        PROJECTS,
         422,
-        "INVALID_REQUEST_UNKNOWN",
+        BAD_REQUEST,
+        json={"fields": {}, "typecast": "yes"},
     ),
-    (
+    case("fields not an object", "POST", PROJECTS, 422, BAD_REQUEST, json={"fields": [1]}),
+    case(
         "more than 10 created",
         "POST",
-        f"/v0/{BASE}/Projects",
-        {"json": {"records": [{"fields": {}}] * 11}},
+        PROJECTS,
         422,
         "INVALID_RECORDS",
+        json={"records": [{"fields": {}}] * 11},
     ),
-    (
-        "none created",
-        "POST",
-        f"/v0/{BASE}/Projects",
-        {"json": {"records": []}},
-        422,
-        "INVALID_RECORDS",
-    ),
-    (
+    case("none created", "POST", PROJECTS, 422, "INVALID_RECORDS", json={"records": []}),
+    case(
         "more than 10 updated",
         "PATCH",
-        f"/v0/{BASE}/Projects",
-        {"json": {"records": [{"id": MISSING_ID, "fields": {}}] * 11}},
+        PROJECTS,
         422,
         "INVALID_RECORDS",
+        json={"records": [{"id": MISSING_ID, "fields": {}}] * 11},
     ),
-    (
+    case(
         "more than 10 deleted",
         "DELETE",
-        f"/v0/{BASE}/Projects",
-        {"params": {"records[]": [MISSING_ID] * 11}},
+        PROJECTS,
         422,
         "INVALID_RECORDS",
+        params={"records[]": [MISSING_ID] * 11},
     ),
-    (
+    case(
         "batch update of a missing record",
         "PATCH",
-        f"/v0/{BASE}/Projects",
-        {"json": {"records": [{"id": MISSING_ID, "fields": {}}]}},
+        PROJECTS,
         422,
         "ROW_DOES_NOT_EXIST",
+        json={"records": [{"id": MISSING_ID, "fields": {}}]},
     ),
-    (
+    case(
         "batch delete of a missing record",
         "DELETE",
-        f"/v0/{BASE}/Projects",
-        {"params": {"records[]": [MISSING_ID]}},
+        PROJECTS,
         422,
         "ROW_DOES_NOT_EXIST",
+        params={"records[]": [MISSING_ID]},
     ),
-    (
+    case(
         "update without id",
         "PATCH",
-        f"/v0/{BASE}/Projects",
-        {"json": {"records": [{"fields": {}}]}},
+        PROJECTS,
         422,
         "INVALID_REQUEST_MISSING_FIELDS",
+        json={"records": [{"fields": {}}]},
     ),
-    (
-        "unknown field",
-        "POST",
-        f"/v0/{BASE}/Projects",
-        {"json": {"fields": {"Nope": 1}}},
-        422,
-        "UNKNOWN_FIELD_NAME",
-    ),
-    (
+    case("unknown field", "POST", PROJECTS, 422, "UNKNOWN_FIELD_NAME", json={"fields": {"N": 1}}),
+    case(
         "unknown select option",
         "POST",
-        f"/v0/{BASE}/Projects",
-        {"json": {"fields": {"Status": "Bogus"}}},
+        PROJECTS,
         422,
         "INVALID_MULTIPLE_CHOICE_OPTIONS",
+        json={"fields": {"Status": "Bogus"}},
     ),
-    (
+    case(
         "bad date",
         "POST",
         f"/v0/{BASE}/Engagements",
-        {"json": {"fields": {"Start": "1/2/2026"}}},
         422,
-        "INVALID_VALUE_FOR_COLUMN",
+        BAD_VALUE,
+        json={"fields": {"Start": "1/2/2026"}},
     ),
-    (
+    case(
         "link not a list",
         "POST",
-        f"/v0/{BASE}/Projects",
-        {"json": {"fields": {"Engagement": "Example University 2026"}}},
+        PROJECTS,
         422,
-        "INVALID_VALUE_FOR_COLUMN",
+        BAD_VALUE,
+        json={"fields": {"Engagement": "Example University 2026"}},
     ),
-    (
-        "upsert on four fields",
-        "PATCH",
-        f"/v0/{BASE}/Projects",
-        {"json": {"performUpsert": {"fieldsToMergeOn": ["Name"] * 4}, "records": [{"fields": {}}]}},
-        422,
-        "INVALID_REQUEST_UNKNOWN",
-    ),
-    (
-        "upsert on a link",
-        "PATCH",
-        f"/v0/{BASE}/Projects",
-        {
-            "json": {
-                "performUpsert": {"fieldsToMergeOn": ["Engagement"]},
-                "records": [{"fields": {}}],
-            }
-        },
-        422,
-        "INVALID_REQUEST_UNKNOWN",
-    ),
-    (
-        "upsert without the key",
-        "PATCH",
-        f"/v0/{BASE}/Projects",
-        {"json": {"performUpsert": {"fieldsToMergeOn": ["Name"]}, "records": [{"fields": {}}]}},
-        422,
-        "INVALID_REQUEST_UNKNOWN",
-    ),
-    (
-        "page size over 100",
-        "GET",
-        f"/v0/{BASE}/Projects",
-        {"params": {"pageSize": 101}},
-        422,
-        "INVALID_REQUEST_UNKNOWN",
-    ),
-    (
-        "unknown view",
-        "GET",
-        f"/v0/{BASE}/Projects",
-        {"params": {"view": "Nope"}},
-        422,
-        "VIEW_NAME_NOT_FOUND",
-    ),
-    (
-        "bad offset",
-        "GET",
-        f"/v0/{BASE}/Projects",
-        {"params": {"offset": "garbage"}},
-        422,
-        "INVALID_OFFSET_VALUE",
-    ),
-    (
+    case("upsert on four fields", "PATCH", PROJECTS, 422, BAD_REQUEST, json=upsert(["Name"] * 4)),
+    case("upsert on a link", "PATCH", PROJECTS, 422, BAD_REQUEST, json=upsert(["Engagement"])),
+    case("upsert on no field", "PATCH", PROJECTS, 422, "UNKNOWN_FIELD_NAME", json=upsert(["N"])),
+    case("upsert without the key", "PATCH", PROJECTS, 422, BAD_REQUEST, json=upsert(["Name"])),
+    case("page size over 100", "GET", PROJECTS, 422, BAD_REQUEST, params={"pageSize": 101}),
+    case("unknown view", "GET", PROJECTS, 422, "VIEW_NAME_NOT_FOUND", params={"view": "Nope"}),
+    case("bad offset", "GET", PROJECTS, 422, "INVALID_OFFSET_VALUE", params={"offset": "x"}),
+    case(
         "unknown sort field",
         "GET",
-        f"/v0/{BASE}/Projects",
-        {"params": {"sort[0][field]": "Nope"}},
+        PROJECTS,
         422,
         "UNKNOWN_FIELD_NAME",
+        params={"sort[0][field]": "Nope"},
     ),
-    (
+    case(
         "bad sort direction",
         "GET",
-        f"/v0/{BASE}/Projects",
-        {"params": {"sort[0][field]": "Name", "sort[0][direction]": "up"}},
+        PROJECTS,
         422,
-        "INVALID_REQUEST_UNKNOWN",
+        BAD_REQUEST,
+        params={"sort[0][field]": "Name", "sort[0][direction]": "up"},
     ),
-    (
+    case(
         "unknown projected field",
         "GET",
-        f"/v0/{BASE}/Projects",
-        {"params": {"fields[]": "Nope"}},
+        PROJECTS,
         422,
         "UNKNOWN_FIELD_NAME",
+        params={"fields[]": "Nope"},
     ),
-    (
-        "string cells without locale",
+    case(
+        "string cells without a locale",
         "GET",
-        f"/v0/{BASE}/Projects",
-        {"params": {"cellFormat": "string"}},
+        PROJECTS,
         422,
-        "INVALID_REQUEST_UNKNOWN",
+        BAD_REQUEST,
+        params={"cellFormat": "string"},
     ),
-    (
-        "unknown list option",
-        "POST",
-        f"/v0/{BASE}/Projects/listRecords",
-        {"json": {"x": 1}},
-        422,
-        "INVALID_REQUEST_UNKNOWN",
-    ),
-    (
+    case("unknown list option", "POST", f"{PROJECTS}/listRecords", 422, BAD_REQUEST, json={"x": 1}),
+    case(
         "formula not text",
         "POST",
-        f"/v0/{BASE}/Projects/listRecords",
-        {"json": {"filterByFormula": 1}},
+        f"{PROJECTS}/listRecords",
         422,
-        "INVALID_REQUEST_UNKNOWN",
+        BAD_REQUEST,
+        json={"filterByFormula": 1},
     ),
 ]
 
 
-@pytest.mark.parametrize(
-    ("method", "path", "kwargs", "status", "error_type"),
-    [pytest.param(*case[1:], id=case[0]) for case in ERROR_CASES],
-)
+@pytest.mark.parametrize(("method", "path", "kwargs", "status", "error_type"), ERROR_CASES)
 def test_errors_in_airtable_shapes(
     local_airtable: LocalAirtable,
     method: str,
@@ -936,13 +903,25 @@ def test_errors_in_airtable_shapes(
     assert local_airtable.store.all_records(DEMO_BASE_ID, "Projects") == before
 
 
-@pytest.mark.parametrize("token", ["", "wrong-token"], ids=["missing", "wrong"])
-def test_bad_tokens_are_401(local_airtable: LocalAirtable, token: str) -> None:
-    response = airtable_request(local_airtable, "GET", f"/v0/{BASE}/Projects", token=token)
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        "Bearer wrong-token",
+        "local",
+        "Basic bG9jYWw=",
+        "Bearer localx",
+        "Bearer lòcal".encode(),
+    ],
+    ids=["missing", "wrong", "no-scheme", "basic", "longer", "non-ascii"],
+)
+def test_bad_tokens_are_401(local_airtable: LocalAirtable, header: str | bytes | None) -> None:
+    headers = {} if header is None else {"Authorization": header}
+    response = requests.get(local_airtable.url + PROJECTS, headers=headers, timeout=10)
     assert response.status_code == 401
     assert response.json()["error"]["type"] == "AUTHENTICATION_REQUIRED"
     with pytest.raises(requests.HTTPError) as exc:
-        Api(token or "x", endpoint_url=local_airtable.url).table(BASE, "Projects").all()
+        Api("wrong", endpoint_url=local_airtable.url).table(BASE, "Projects").all()
     assert error_of(exc)[0] == 401
 
 
@@ -1152,6 +1131,34 @@ def test_add_and_remove_link_fields(local_airtable: LocalAirtable) -> None:
     assert "Contracts" not in local_airtable.table("Projects").get(hub)["fields"]
 
 
+def test_a_failed_seed_leaves_no_base(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.airtable_local import seeds
+
+    seed = seeds.read_seed("demo")
+    seed["records"]["Projects"][0]["Engagement"] = ["No such engagement"]
+    monkeypatch.setattr(seeds, "read_seed", lambda name: seed)
+    with Store() as store:
+        with pytest.raises(ValueError, match="No such engagement"):
+            store.seed("demo")
+        assert store.base_ids() == []
+        with pytest.raises(KeyError):
+            store.delete_base(DEMO_BASE_ID)
+
+
+def test_local_airtable_without_a_base(
+    local_airtable_factory: Callable[..., LocalAirtable],
+) -> None:
+    at = local_airtable_factory(seed=None)
+    assert at.base_id is None and at.store.base_ids() == []
+    with pytest.raises(ValueError):
+        at.table("Projects")
+    with pytest.raises(ValueError):
+        at.stats()
+    with pytest.raises(RuntimeError):
+        at.start()
+    assert at.api().bases() == []
+
+
 def test_base_specs_are_checked() -> None:
     with Store() as store:
         with pytest.raises(ValueError, match="base id"):
@@ -1161,33 +1168,30 @@ def test_base_specs_are_checked() -> None:
             store.create_base("appSpecBase000001", TYPES_SPEC)
         with pytest.raises(ValueError, match="unknown seed"):
             store.seed("nope")
+    text = {"name": "A", "type": "singleLineText"}
+
+    def link(**options: str) -> dict[str, Any]:
+        return {"name": "L", "type": "multipleRecordLinks", "options": options}
+
+    def base(*fields: dict[str, Any], **table: Any) -> dict[str, Any]:
+        return {"tables": [{"name": "T", "fields": list(fields), **table}]}
+
     bad_specs: list[dict[str, Any]] = [
         {"tables": []},
-        {"tables": [{"name": "T", "fields": []}]},
-        {"tables": [{"name": "T", "fields": [{"name": "A", "type": "formula"}]}]},
+        base(),
+        base({"name": "A", "type": "formula"}),
+        base(text, text),
+        {"tables": base(text)["tables"] * 2},
+        base(text, primaryField="B"),
+        base(text, link(linkedTable="T"), primaryField="L"),
+        base(link(linkedTable="Nope")),
+        base({"name": "A", "type": "singleSelect", "options": {"choices": ["x", "x"]}}),
+        # An inverse that is not a link, or that links to another table.
+        base(text, link(linkedTable="T", inverseField="A")),
         {
             "tables": [
-                {
-                    "name": "T",
-                    "fields": [
-                        {
-                            "name": "A",
-                            "type": "multipleRecordLinks",
-                            "options": {"linkedTable": "Nope"},
-                        }
-                    ],
-                }
-            ]
-        },
-        {"tables": [{"name": "T", "fields": [{"name": "A", "type": "singleLineText"}] * 2}]},
-        {"tables": [{"name": "T", "fields": [{"name": "A", "type": "singleLineText"}]}] * 2},
-        {
-            "tables": [
-                {
-                    "name": "T",
-                    "primaryField": "B",
-                    "fields": [{"name": "A", "type": "singleLineText"}],
-                }
+                base(text, link(linkedTable="U", inverseField="M"))["tables"][0],
+                {"name": "U", "fields": [text, {**link(linkedTable="U"), "name": "M"}]},
             ]
         },
     ]

@@ -331,3 +331,55 @@ async def test_records_in_deliverables_table_are_never_deleted(
         await bot.deliver("issues", issues_event("deleted", issue))
     await bot.drain()
     assert len(bot.airtable.table(DELIVERABLES).all()) == count
+
+
+# -- Airtable refusing for a while --------------------------------------------------------
+
+
+async def test_airtable_429s_pause_the_lane_and_everything_lands(
+    start_bot: StartBot, github: GitHubStandIn, local_airtable: LocalAirtable
+) -> None:
+    # Airtable allows 2 requests/s here, with a short penalty; the lane is told 100/s, so it
+    # meets 429s, pauses, and tries again.
+    local_airtable.set_rate_limit(2, penalty_seconds=0.3)
+    bot = await start_bot(github=github)
+    for number in (1, 2, 3):
+        await close_and_deliver(bot, github, number)
+    await bot.services.worker.drain(60)
+    local_airtable.set_rate_limit(None)
+    assert local_airtable.stats().rate_limited >= 1
+    assert [bot.deliverable(n)["Status"] for n in (1, 2, 3)] == ["Done"] * 3
+    assert bot.project()["Status"] == "Complete"
+    # Processed concurrently, any of the three may be the one that completed the Project.
+    assert sum(len(completion_comments(github, n)) for n in (1, 2, 3)) == 1
+    assert bot.services.journal.counts()["failed"] == 0
+
+
+async def test_airtable_503s_are_retried_until_applied(
+    start_bot: StartBot, github: GitHubStandIn, local_airtable: LocalAirtable
+) -> None:
+    bot = await start_bot(github=github)
+    local_airtable.inject(503, times=3)
+    await close_and_deliver(bot, github, 1)
+    await bot.drain()
+    assert bot.deliverable(1)["Status"] == "Done"
+    delivery = bot.services.journal.list()[0]
+    assert delivery.state == "done"
+    assert delivery.attempts >= 1  # it failed at least once on the way
+
+
+async def test_airtable_down_for_good_ends_as_failed_with_the_error(
+    start_bot: StartBot, github: GitHubStandIn, local_airtable: LocalAirtable
+) -> None:
+    bot = await start_bot(github=github)
+    local_airtable.inject(503, times=1000)
+    await close_and_deliver(bot, github, 1)
+    await bot.drain()
+    [delivery] = bot.services.journal.list(states=["failed"])
+    assert delivery.attempts == 4
+    assert "503" in (delivery.last_error or "")
+    local_airtable.faults.clear()
+    bot.services.journal.retry(delivery.id)
+    bot.services.worker.notify()
+    await bot.drain()
+    assert bot.deliverable(1)["Status"] == "Done"

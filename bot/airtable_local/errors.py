@@ -136,3 +136,13 @@ def request_too_large(limit: int) -> AirtableError:
     return AirtableError(
         413, "REQUEST_TOO_LARGE", f"The request body exceeds the limit of {limit} bytes"
     )
+
+
+def url_too_long(limit: int) -> AirtableError:
+    """414: a URL over Airtable's length limit (Airtable does not document the body)."""
+    return AirtableError(
+        414,
+        "URL_TOO_LONG",
+        f"Request URLs are limited to {limit} characters; list records with POST"
+        " .../listRecords instead",
+    )

@@ -110,11 +110,11 @@ class ListQuery:
         if view is not None and not isinstance(view, str):
             raise errors.invalid_request("view must be a string")
         query.view = view or None
-        url = params.get if params is not None else (lambda key, default=None: default)
+        in_url = dict(params or {})
         query.cell_format = _cell_format(
             body.get("cellFormat"),
-            body.get("timeZone") or url("timeZone"),
-            body.get("userLocale") or url("userLocale"),
+            body.get("timeZone") or in_url.get("timeZone"),
+            body.get("userLocale") or in_url.get("userLocale"),
         )
         query.by_field_id = _flag(body.get("returnFieldsByFieldId"))
         metadata = body.get("recordMetadata") or []

@@ -18,8 +18,9 @@ Routes (https://airtable.com/developers/web/api/introduction), tables by name or
 
 Every request needs ``Authorization: Bearer TOKEN`` (401 otherwise). Requests to a base
 count against its rate limit (:mod:`ratelimit`; 429). Bodies over ``max_body_bytes`` get
-413; bodies that are not JSON, 400. Everything else an Airtable client can get wrong is
-answered 422 by the store, in Airtable's error shapes (:mod:`errors`).
+413, URLs over Airtable's 16,000 characters 414, and bodies that are not JSON 400.
+Everything else an Airtable client can get wrong is answered 422 by the store, in
+Airtable's error shapes (:mod:`errors`).
 
 :func:`make_app` builds the ``aiohttp`` application; :func:`run` serves it (the
 ``deliverables-bot airtable-local`` command).
@@ -34,6 +35,7 @@ import json
 import logging
 import os
 import sys
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, TextIO
 
@@ -48,10 +50,16 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_PORT = 8765
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+# Airtable refuses URLs over 16,000 characters (pyairtable switches to POST .../listRecords
+# before that); aiohttp's own limit on the request line, 8190 bytes, must be raised above it.
+# https://support.airtable.com/docs/enforcement-of-url-length-limit-for-web-api-requests
+MAX_URL_LENGTH = 16_000
+RUNNER_OPTIONS: dict[str, Any] = {"access_log": None, "max_line_size": 4 * MAX_URL_LENGTH}
 LOCAL_TOKEN = "local"
 LOCAL_USER_ID = "usrLocalAirtable0"
 STORE_KEY = web.AppKey("store", Store)
 LIMITER_KEY = web.AppKey("limiter", RateLimiter)
+FAULTS_KEY: web.AppKey[Faults] = web.AppKey("faults")
 CREATE_KEYS = frozenset({"fields", "records", "typecast", "returnFieldsByFieldId"})
 UPDATE_ONE_KEYS = frozenset({"fields", "typecast", "returnFieldsByFieldId"})
 UPDATE_KEYS = frozenset({"records", "typecast", "returnFieldsByFieldId", "performUpsert"})
@@ -65,6 +73,35 @@ def default_token() -> str:
     return os.environ.get("AIRTABLE_TOKEN") or LOCAL_TOKEN
 
 
+class Faults:
+    """Failures to answer on purpose (tests only): the next ``times`` requests get ``status``."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: list[list[int]] = []
+
+    def inject(self, status: int = 503, times: int = 1) -> None:
+        """Answer the next ``times`` authenticated requests with ``status``."""
+        with self._lock:
+            self._pending.append([status, times])
+
+    def clear(self) -> None:
+        """Answer normally again."""
+        with self._lock:
+            self._pending.clear()
+
+    def take(self) -> int | None:
+        """The status to answer this request with, or None to serve it."""
+        with self._lock:
+            if not self._pending:
+                return None
+            status = self._pending[0][0]
+            self._pending[0][1] -= 1
+            if self._pending[0][1] <= 0:
+                self._pending.pop(0)
+            return status
+
+
 def make_app(
     store: Store,
     *,
@@ -73,6 +110,7 @@ def make_app(
     penalty_seconds: float = 30.0,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     limiter: RateLimiter | None = None,
+    faults: Faults | None = None,
 ) -> web.Application:
     """The Airtable-compatible application over ``store``.
 
@@ -81,6 +119,7 @@ def make_app(
     (``app[LIMITER_KEY]`` is the one in use, for its counts and to change the limit).
     """
     limiter = limiter or RateLimiter(requests_per_second, penalty_seconds)
+    faults = faults or Faults()
     expected = f"Bearer {token}".encode()
 
     @web.middleware
@@ -101,25 +140,38 @@ def make_app(
 
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-        given = request.headers.get("Authorization", "").encode()
+        given = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
         if not hmac.compare_digest(given, expected):
             raise errors.authentication_required()
+        return await handler(request)
+
+    @web.middleware
+    async def inject_faults(request: web.Request, handler: Handler) -> web.StreamResponse:
+        status = faults.take()
+        if status is not None:
+            body = {"error": {"type": "SERVICE_UNAVAILABLE", "message": "injected fault"}}
+            return _json(body, status=status)
         return await handler(request)
 
     @web.middleware
     async def limit(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.content_length is not None and request.content_length > max_body_bytes:
             raise errors.request_too_large(max_body_bytes)
+        url_length = len(request.scheme) + len("://") + len(request.host) + len(request.raw_path)
+        if url_length > MAX_URL_LENGTH:
+            raise errors.url_too_long(MAX_URL_LENGTH)
         base_id = request.match_info.get("base")
         if base_id is not None and not limiter.admit(base_id):
             return _json(errors.rate_limited_body(), status=429)
         return await handler(request)
 
     app = web.Application(
-        middlewares=[airtable_errors, authenticate, limit], client_max_size=max_body_bytes
+        middlewares=[airtable_errors, authenticate, inject_faults, limit],
+        client_max_size=max_body_bytes,
     )
     app[STORE_KEY] = store
     app[LIMITER_KEY] = limiter
+    app[FAULTS_KEY] = faults
     app.router.add_get("/v0/meta/whoami", whoami)
     app.router.add_get("/v0/meta/bases", list_bases)
     app.router.add_get("/v0/meta/bases/{base}/tables", base_schema)
@@ -363,7 +415,7 @@ async def run(
             penalty_seconds=penalty_seconds,
             max_body_bytes=max_body_bytes,
         )
-        runner = web.AppRunner(app, access_log=None)
+        runner = web.AppRunner(app, **RUNNER_OPTIONS)
         await runner.setup()
         site = web.TCPSite(runner, host, port)
         await site.start()

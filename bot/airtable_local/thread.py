@@ -31,7 +31,13 @@ from aiohttp import web
 from pyairtable.orm import Model
 
 from bot.airtable_local.ratelimit import BaseStats, RateLimiter
-from bot.airtable_local.server import DEFAULT_MAX_BODY_BYTES, LOCAL_TOKEN, make_app
+from bot.airtable_local.server import (
+    DEFAULT_MAX_BODY_BYTES,
+    LOCAL_TOKEN,
+    RUNNER_OPTIONS,
+    Faults,
+    make_app,
+)
 from bot.airtable_local.store import Store
 
 START_TIMEOUT = 10.0
@@ -80,6 +86,7 @@ class LocalAirtable:
             raise
         self.token = token
         self.limiter = RateLimiter(requests_per_second, penalty_seconds)
+        self.faults = Faults()
         self._max_body_bytes = max_body_bytes
         self._host = host
         self._port = port
@@ -100,6 +107,7 @@ class LocalAirtable:
             token=self.token,
             max_body_bytes=self._max_body_bytes,
             limiter=self.limiter,
+            faults=self.faults,
         )
         ready = threading.Event()
         self._thread = threading.Thread(
@@ -118,7 +126,7 @@ class LocalAirtable:
     def _serve(self, app: web.Application, sock: socket.socket, ready: threading.Event) -> None:
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
+        runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5, **RUNNER_OPTIONS)
         try:
             loop.run_until_complete(runner.setup())
             loop.run_until_complete(web.SockSite(runner, sock).start())
@@ -183,6 +191,10 @@ class LocalAirtable:
     ) -> None:
         """Change the per-base limit (None: off) and the penalty after a 429, at run time."""
         self.limiter.configure(requests_per_second, penalty_seconds)
+
+    def inject(self, status: int = 503, times: int = 1) -> None:
+        """Answer the next ``times`` requests with ``status`` (to test the bot's retries)."""
+        self.faults.inject(status, times)
 
     def stats(self, base_id: str | None = None) -> BaseStats:
         """Requests received and 429s answered for the seeded base (or ``base_id``)."""
