@@ -40,16 +40,20 @@ def _cmd_airtable_local(args: argparse.Namespace) -> int:
     from bot.airtable_local.server import run
 
     token = os.environ.get("AIRTABLE_TOKEN") or "local"
-    asyncio.run(
-        run(
-            host=args.host,
-            port=args.port,
-            db_path=args.db,
-            seed=args.seed,
-            token=token,
-            requests_per_second=args.rate_limit or None,
+    try:
+        asyncio.run(
+            run(
+                host=args.host,
+                port=args.port,
+                db_path=args.db,
+                seed=args.seed,
+                token=token,
+                requests_per_second=args.rate_limit or None,
+            )
         )
-    )
+    except OSError as exc:
+        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_OK
 
 
@@ -62,7 +66,10 @@ def _cmd_deliveries_list(args: argparse.Namespace) -> int:
 
     config = _config()
     if not config.journal_path.exists():
-        print(f"no journal at {config.journal_path}: no delivery has been received yet")
+        if args.json:
+            print("[]")
+        else:
+            print(f"no journal at {config.journal_path}: no delivery has been received yet")
         return EXIT_OK
     with Journal(config.journal_path) as journal:
         states = ("failed",) if args.failed else None
@@ -105,11 +112,19 @@ def _cmd_deliveries_retry(args: argparse.Namespace) -> int:
     from bot.journal import Journal
 
     config = _config()
+    if not config.journal_path.exists():
+        print(
+            f"no delivery {args.id}: there is no journal at {config.journal_path}", file=sys.stderr
+        )
+        return EXIT_FAILED
     with Journal(config.journal_path) as journal:
         try:
             delivery = journal.retry(args.id)
         except KeyError:
             print(f"no delivery {args.id} in the journal at {config.journal_path}", file=sys.stderr)
+            return EXIT_FAILED
+        except ValueError as exc:
+            print(f"cannot retry delivery {args.id}: {exc}", file=sys.stderr)
             return EXIT_FAILED
     print(f"delivery {delivery.id} ({delivery.event}) is pending again; a running bot takes it")
     return EXIT_OK
@@ -135,6 +150,13 @@ def _cmd_demo_deliver(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     print(f"{response.status_code} {response.text.strip()}")
     return EXIT_OK if response.status_code < 300 else EXIT_FAILED
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -176,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     journal_commands = deliveries.add_subparsers(dest="journal_command", required=True)
     listing = journal_commands.add_parser("list", help="list recent deliveries")
     listing.add_argument("--failed", action="store_true", help="only those that failed")
-    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--limit", type=_positive_int, default=50)
     listing.add_argument("--json", action="store_true", help="print JSON")
     listing.set_defaults(func=_cmd_deliveries_list)
     retry = journal_commands.add_parser("retry", help="put a delivery back in the queue")

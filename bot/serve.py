@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import socket
 import sys
 from contextlib import ExitStack
 
@@ -71,6 +72,11 @@ def serve(config: Config, *, host: str, port: int, demo: bool) -> int:
         elif not config.airtable_base_id and not config.bases_by_owner:
             print("error: AIRTABLE_BASE_ID is not set", file=sys.stderr)
             return 2
+        try:
+            sock = socket.create_server((host, port))
+        except OSError as exc:
+            print(f"error: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
+            return 1
         app = make_app(config, secret=secret)
         base = f"http://{host}:{port}"
         if embedded:
@@ -86,5 +92,5 @@ def serve(config: Config, *, host: str, port: int, demo: bool) -> int:
             )
         else:
             print(f"deliverables-bot: webhook POST {base}/webhook", flush=True)
-        web.run_app(app, host=host, port=port, print=None, access_log=None)
+        web.run_app(app, sock=sock, print=None, access_log=None)
     return 0
