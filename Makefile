@@ -32,7 +32,7 @@ typecheck: $(TEST_STAMP)
 test: lint typecheck
 	$(BIN)/coverage erase
 	$(BIN)/coverage run -m pytest -q -p no:cacheprovider
-	$(BIN)/coverage combine -q 2>/dev/null || true
+	$(BIN)/coverage combine -q
 	$(BIN)/coverage report --skip-empty --sort=cover
 
 bench: $(TEST_STAMP)

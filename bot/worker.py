@@ -34,6 +34,9 @@ IDLE_WAIT_SECONDS = 5.0
 CLAIM_PAUSE_SECONDS = 0.05
 # Pause after the journal could not be read, so a broken journal does not spin the loop.
 JOURNAL_ERROR_PAUSE_SECONDS = 0.5
+# Delivery ids are kept this long to recognise GitHub's redeliveries; pruned hourly.
+DEDUPE_DAYS = 7
+PRUNE_INTERVAL_SECONDS = 3600.0
 
 
 def _coalescable(delivery: Delivery) -> bool:
@@ -71,6 +74,7 @@ class Worker:
         self._issue_locks: dict[str, asyncio.Lock] = collections.defaultdict(asyncio.Lock)
         self._running: set[asyncio.Task[None]] = set()
         self._finished = GroupCommit(self._mark_finished)
+        self._last_prune = time.monotonic()
 
     @property
     def running(self) -> bool:
@@ -86,7 +90,19 @@ class Worker:
         resumed = await asyncio.to_thread(self.journal.resume)
         if resumed:
             log.info("resumed %d deliveries left in flight by a previous run", resumed)
+        await self._prune()
         self._task = asyncio.create_task(self._loop(), name="worker")
+
+    async def _prune(self) -> None:
+        """Forget finished deliveries older than the de-duplication window (7 days)."""
+        self._last_prune = time.monotonic()
+        try:
+            pruned = await asyncio.to_thread(self.journal.prune, older_than_days=DEDUPE_DAYS)
+        except Exception:
+            log.exception("could not prune the journal")
+            return
+        if pruned:
+            log.info("pruned %d finished deliveries older than %d days", pruned, DEDUPE_DAYS)
 
     async def stop(self) -> None:
         """Stop taking work; let running work finish."""
@@ -120,6 +136,8 @@ class Worker:
                 log.exception("could not read the journal; trying again shortly")
                 await asyncio.sleep(JOURNAL_ERROR_PAUSE_SECONDS)
                 continue
+            if time.monotonic() - self._last_prune > PRUNE_INTERVAL_SECONDS:
+                await self._prune()
             if batch:
                 self._schedule(batch)
                 # Let the deliveries still arriving be answered (and join the next batch)

@@ -92,7 +92,7 @@ def run(
 
 
 def wait_until(
-    check: Callable[[], T], *, timeout: float, what: str, detail: Callable[[], str] = str
+    check: Callable[[], T | None], *, timeout: float, what: str, detail: Callable[[], str] = str
 ) -> T:
     """Poll ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
@@ -165,8 +165,13 @@ class BotProcess:
 
     def wait_for_log(self, text: str, timeout: float = WORK_TIMEOUT) -> str:
         """Wait until stderr (the log) contains ``text``; return it."""
+
+        def logged() -> str | None:
+            log = self.stderr()
+            return log if text in log else None
+
         return wait_until(
-            lambda: text in self.stderr() and self.stderr(),
+            logged,
             timeout=timeout,
             what=f"{text!r} in the log",
             detail=self.output,
@@ -728,6 +733,7 @@ def test_airtable_local_serves_pyairtable(tmp_path: Path, data: Path, token: str
         wrong = pyairtable.Api("not-the-token", endpoint_url=url).table(DEMO_BASE_ID, DELIVERABLES)
         with pytest.raises(requests.HTTPError) as refused:
             wrong.all()
+        assert refused.value.response is not None
         assert refused.value.response.status_code == 401
 
         # "Ctrl-C stops."

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.airtable_local.thread import LocalAirtable
+from bot.journal import Journal
 from tests.bot_fixtures import DELIVERABLES, PROJECTS, RunningBot, StartBot, issue_url
 from tests.github_standin import GitHubStandIn
 from tests.webhooks import issues_event, make_issue
@@ -383,3 +386,19 @@ async def test_airtable_down_for_good_ends_as_failed_with_the_error(
     bot.services.worker.notify()
     await bot.drain()
     assert bot.deliverable(1)["Status"] == "Done"
+
+
+async def test_finished_deliveries_older_than_a_week_are_forgotten_at_start(
+    start_bot: StartBot, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    eight_days_ago = time.time() - 8 * 86400
+    with Journal(data / "journal.sqlite3") as journal:
+        journal.record("old", "issues", "closed", {"action": "closed"}, now=eight_days_ago)
+        journal.record("recent", "issues", "closed", {"action": "closed"})
+        journal.mark_done(["old", "recent"])
+    bot = await start_bot()
+    await bot.drain()
+    assert not bot.services.journal.seen("old")
+    assert bot.services.journal.seen("recent")
