@@ -18,7 +18,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -101,7 +101,6 @@ class _Snapshot:
     """A whole table read at one moment, indexed by record id."""
 
     records: dict[str, Record]
-    loaded_at: float
     by_issue: dict[str, str] = field(default_factory=dict)
 
 
@@ -214,7 +213,7 @@ class AirtableLane:
                     offset = page.get("offset")
                     if not offset:
                         break
-                snapshot = _Snapshot(records=records, loaded_at=time.time())
+                snapshot = _Snapshot(records=records)
                 for record in self._writes_during_load[table]:
                     snapshot.records[record["id"]] = record
             finally:
@@ -257,13 +256,6 @@ class AirtableLane:
                     del snapshot.by_issue[key]
             if record["fields"].get(issue_field):
                 snapshot.by_issue[issue_url_key(record["fields"][issue_field])] = record["id"]
-
-    def invalidate(self, table: str | None = None) -> None:
-        """Forget cached snapshots (all, or one table's)."""
-        if table is None:
-            self._snapshots.clear()
-        else:
-            self._snapshots.pop(table, None)
 
     async def find_deliverable(self, issue_url: str) -> Record | None:
         """The deliverable whose GitHub Issue is ``issue_url`` (case-insensitive), or None."""
@@ -364,10 +356,6 @@ class AirtableLane:
             await asyncio.gather(self._flusher, return_exceptions=True)
         self._executor.shutdown(wait=False, cancel_futures=True)
 
-    def request_stats(self) -> dict[str, Any]:
-        """What the lane is doing now, for logs and /readyz."""
-        return {"queued_writes": len(self._queue), "paused_for": self._limiter.paused_for}
-
 
 class Lanes:
     """The lane of each base, created on first use."""
@@ -397,10 +385,6 @@ class Lanes:
         """The lane of the base serving a GitHub owner, or None when no base serves it."""
         base_id = self.config.base_for_owner(owner)
         return self.for_base(base_id) if base_id else None
-
-    def all(self) -> Iterable[AirtableLane]:
-        """Every lane created so far."""
-        return list(self._lanes.values())
 
     async def close(self) -> None:
         """Close every lane."""

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import aiohttp
 from aiohttp import web
@@ -40,7 +39,6 @@ class Services:
     worker: Worker
     github: GitHubGateway | None = None
     reconciler: Reconciler | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 SERVICES_KEY = web.AppKey("services", Services)

@@ -101,7 +101,6 @@ class AppGitHub:
         self._tokens: dict[int, tuple[str, float]] = {}
         self._token_locks: dict[int, asyncio.Lock] = collections.defaultdict(asyncio.Lock)
         self._bot_login: str | None = None
-        self.tokens_minted = 0
 
     def _api(self, **kwargs: Any) -> _CountingGitHubAPI:
         return _CountingGitHubAPI(
@@ -126,7 +125,6 @@ class AppGitHub:
             )
             expires_at = datetime.fromisoformat(response["expires_at"].replace("Z", "+00:00"))
             self._tokens[installation_id] = (response["token"], expires_at.timestamp())
-            self.tokens_minted += 1
             return str(response["token"])
 
     async def client(self, installation_id: int | None) -> _CountingGitHubAPI:
@@ -179,16 +177,12 @@ class LoggingGitHub:
 
     can_read = False
 
-    def __init__(self, *, metrics: Metrics | None = None) -> None:
-        self.would_have_sent: list[tuple[str, str]] = []
-
     async def get_issue(self, ref: IssueRef, installation_id: int | None) -> dict[str, Any] | None:
         """Never called: without credentials the reconcile uses the delivery's issue."""
         raise RuntimeError("no GitHub App credentials: cannot read issues from GitHub")
 
     async def create_comment(self, ref: IssueRef, body: str, installation_id: int | None) -> None:
         """Log the comment that would have been posted."""
-        self.would_have_sent.append((str(ref), body))
         log.info("would comment on %s: %s", ref, body)
 
     async def bot_login(self) -> str | None:

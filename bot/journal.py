@@ -1,7 +1,8 @@
 """The delivery journal: durable SQLite storage of accepted GitHub webhook deliveries.
 
-The server verifies a delivery, calls :meth:`Journal.record` and only then answers 202, so a
-crash after the answer loses nothing: at start-up :meth:`Journal.resume` puts deliveries that
+The server verifies a delivery, journals it with :meth:`Journal.record_many` (a group commit of
+every delivery that arrived together) and only then answers 202, so a crash after the answer
+loses nothing: at start-up :meth:`Journal.resume` puts deliveries that
 were being worked on back in the queue. The worker takes due deliveries with
 :meth:`Journal.claim_due` and ends each one with :meth:`Journal.mark_done`,
 :meth:`Journal.mark_retry` (exponential backoff with jitter, then the dead-letter state
@@ -12,7 +13,7 @@ Delivery ids (``X-GitHub-Delivery``) are kept at least 7 days for de-duplication
 carries the id of the original delivery (https://github.com/github/docs/issues/32822), and
 GitHub.com redelivers up to 3 days back, GitHub Enterprise Server up to 7
 (https://docs.github.com/en/webhooks/testing-and-troubleshooting-webhooks/redelivering-webhooks).
-GitHub never redelivers on its own, so a delivery :meth:`Journal.record` could not write is lost
+GitHub never redelivers on its own, so a delivery the journal could not write is lost
 unless someone redelivers it.
 
 Life of a delivery::

@@ -8,6 +8,7 @@ journaled. Work for GitHub's 10-second answer window is kept to one SQLite inser
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
@@ -125,7 +126,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     """200 when the journal is writable and the worker runs; 503 with the reason otherwise."""
-    problem = request.app[JOURNAL_KEY].check_writable()
+    problem = await asyncio.to_thread(request.app[JOURNAL_KEY].check_writable)
     if problem is None and not request.app[WORKER_KEY].running:
         problem = "the worker is not running"
     if problem is not None:
@@ -137,7 +138,7 @@ async def metrics_view(request: web.Request) -> web.Response:
     """Prometheus text, with the journal's queue depth read at scrape time."""
     metrics = request.app[METRICS_KEY]
     try:
-        counts = request.app[JOURNAL_KEY].counts()
+        counts = await asyncio.to_thread(request.app[JOURNAL_KEY].counts)
     except Exception:
         log.exception("could not read the journal's queue depth")
     else:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.airtable import AirtableLane, Lanes, Record
-from bot.completion import Transition, decide_project, progress
+from bot.completion import Progress, Transition, decide_project, progress
 from bot.config import Config
 from bot.github import GitHubGateway
 from bot.issues import IssueRef, IssueState, parse_issue_url
@@ -229,7 +229,7 @@ class Reconciler:
         project: Record,
         deliverables: list[Record],
         ref: IssueRef,
-        counts: Any,
+        counts: Progress,
     ) -> str:
         names = self.config.fields.deliverables
         project_name = project["fields"].get(self.config.fields.projects.name, project["id"])
