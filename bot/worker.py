@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 IDLE_WAIT_SECONDS = 5.0
 # Pause between claims while deliveries keep coming.
 CLAIM_PAUSE_SECONDS = 0.05
+# The worker waits for this long a lull in arriving deliveries, but never longer than the
+# second figure, before it claims work.
+INTAKE_QUIET_SECONDS = 0.02
+INTAKE_MAX_DEFER_SECONDS = 0.25
 # Pause after the journal could not be read, so a broken journal does not spin the loop.
 JOURNAL_ERROR_PAUSE_SECONDS = 0.5
 # Delivery ids are kept this long to recognise GitHub's redeliveries; pruned hourly.
@@ -75,6 +79,7 @@ class Worker:
         self._running: set[asyncio.Task[None]] = set()
         self._finished = GroupCommit(self._mark_finished)
         self._last_prune = time.monotonic()
+        self._last_intake = 0.0
 
     @property
     def running(self) -> bool:
@@ -83,7 +88,17 @@ class Worker:
 
     def notify(self) -> None:
         """Tell the worker that a delivery was journaled."""
+        self._last_intake = time.monotonic()
         self._wake.set()
+
+    async def _wait_for_quiet(self) -> None:
+        """While deliveries are pouring in, answering them comes first: wait for a short lull
+        (at most ``INTAKE_MAX_DEFER_SECONDS``) before taking work onto the event loop."""
+        deadline = time.monotonic() + INTAKE_MAX_DEFER_SECONDS
+        while (quiet := time.monotonic() - self._last_intake) < INTAKE_QUIET_SECONDS:
+            if time.monotonic() >= deadline:
+                return
+            await asyncio.sleep(INTAKE_QUIET_SECONDS - quiet)
 
     async def start(self) -> None:
         """Resume deliveries a crash left in flight, then start the loop."""
@@ -96,6 +111,7 @@ class Worker:
     async def _prune(self) -> None:
         """Forget finished deliveries older than the de-duplication window (7 days)."""
         self._last_prune = time.monotonic()
+        self._last_intake = 0.0
         try:
             pruned = await asyncio.to_thread(self.journal.prune, older_than_days=DEDUPE_DAYS)
         except Exception:
@@ -127,6 +143,7 @@ class Worker:
     async def _loop(self) -> None:
         while not self._stopping:
             self._wake.clear()
+            await self._wait_for_quiet()
             try:
                 batch = await asyncio.to_thread(
                     self.journal.claim_due, limit=self.config.worker.concurrency * 4
