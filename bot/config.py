@@ -20,6 +20,8 @@ from typing import Any
 DEFAULT_GITHUB_API_URL = "https://api.github.com"
 DEFAULT_AIRTABLE_ENDPOINT_URL = "https://api.airtable.com"
 DEMO_BASE_ID = "appDemoBase000001"
+# GitHub repository roles, least to most; a custom role counts as the base role it extends.
+ROLES = ("none", "read", "triage", "write", "maintain", "admin")
 
 
 class ConfigError(Exception):
@@ -159,6 +161,32 @@ class Labels:
 
 
 @dataclass(frozen=True)
+class CommandSettings:
+    """Slash-command words and who may run them (GitHub repository roles)."""
+
+    deliverable: str = "deliverable"  # /deliverable link|unlink|status
+    project: str = "project"  # /project status|link
+    help: str = "deliverables"  # /deliverables help
+    link_role: str = "triage"  # the least role that may link and unlink
+    status_role: str = "none"  # the least role that may ask for status and help
+
+
+@dataclass(frozen=True)
+class RenewalSettings:
+    """The renewal signal of process rule 7."""
+
+    enabled: bool = True
+    days_before_end: int = 90
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    """What ``serve`` runs on a timer."""
+
+    sync_interval_hours: float = 24.0  # the drift-repairing reconcile; 0 turns it off
+
+
+@dataclass(frozen=True)
 class AirtableSettings:
     """How the bot talks to Airtable: the per-base lane's limits and caches."""
 
@@ -199,6 +227,9 @@ class Config:
     labels: Labels = field(default_factory=Labels)
     airtable: AirtableSettings = field(default_factory=AirtableSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
+    commands: CommandSettings = field(default_factory=CommandSettings)
+    renewal: RenewalSettings = field(default_factory=RenewalSettings)
+    schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
 
     @property
     def has_github_app(self) -> bool:
@@ -231,6 +262,9 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     "labels": ("labels",),
     "airtable": ("airtable",),
     "worker": ("worker",),
+    "commands": ("commands",),
+    "renewal": ("renewal",),
+    "schedule": ("schedule",),
 }
 
 
@@ -243,7 +277,12 @@ def _override(instance: Any, values: Mapping[str, Any], where: str, problems: li
             problems.append(f"{where}: unknown setting {key!r} (known: {', '.join(sorted(known))})")
             continue
         default = getattr(instance, key)
-        if isinstance(default, bool) or not isinstance(default, int | float | str | tuple):
+        if isinstance(default, bool):
+            if isinstance(value, bool):
+                changes[key] = value
+            else:
+                problems.append(f"{where}.{key}: expected true or false, got {value!r}")
+        elif not isinstance(default, int | float | str | tuple):
             problems.append(f"{where}.{key}: cannot be set here")
         elif isinstance(default, tuple):
             if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
@@ -327,6 +366,10 @@ def _check_invariants(config: Config, problems: list[str]) -> None:
         problems.append("worker.concurrency: must be at least 1")
     if config.worker.max_attempts < 1:
         problems.append("worker.max_attempts: must be at least 1")
+    for key in ("link_role", "status_role"):
+        role = getattr(config.commands, key)
+        if role not in ROLES:
+            problems.append(f"commands.{key}: expected one of {', '.join(ROLES)}, got {role!r}")
 
 
 def load_config(environ: Mapping[str, str] | None = None) -> Config:

@@ -12,7 +12,7 @@ import asyncio
 import collections
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -47,6 +47,46 @@ class GitHubGateway(Protocol):
 
     async def bot_login(self) -> str | None:
         """The login of the App's bot user (``slug[bot]``), or None when unknown."""
+
+    async def permission(
+        self, owner: str, repo: str, login: str, installation_id: int | None
+    ) -> dict[str, str]:
+        """``{"role_name": ..., "permission": ...}`` of ``login`` on the repository; both are
+        ``"none"`` for someone who is not a collaborator. Raises when GitHub cannot say."""
+
+    async def add_reaction(
+        self, owner: str, repo: str, comment_id: int, content: str, installation_id: int | None
+    ) -> None:
+        """React to an issue comment (``+1``, ``confused``, ...)."""
+
+    async def list_comments(
+        self, ref: IssueRef, installation_id: int | None
+    ) -> list[dict[str, Any]]:
+        """Every comment on an issue, oldest first."""
+
+    async def edit_comment(
+        self, owner: str, repo: str, comment_id: int, body: str, installation_id: int | None
+    ) -> None:
+        """Replace the body of an issue comment."""
+
+    async def list_sub_issues(
+        self, ref: IssueRef, installation_id: int | None
+    ) -> list[dict[str, Any]]:
+        """The sub-issues of an issue."""
+
+    def iter_issues(
+        self,
+        owner: str,
+        repo: str,
+        installation_id: int | None,
+        *,
+        state: str = "all",
+        labels: str | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """A repository's issues (pull requests left out), following pagination."""
+
+    async def installations(self) -> list[dict[str, Any]]:
+        """The App's installations (authenticated as the App itself)."""
 
 
 class _CountingGitHubAPI(gidgethub.aiohttp.GitHubAPI):
@@ -160,6 +200,105 @@ class AppGitHub:
             data={"body": body},
         )
 
+    async def permission(
+        self, owner: str, repo: str, login: str, installation_id: int | None
+    ) -> dict[str, str]:
+        """The collaborator permission endpoint's ``role_name`` and ``permission``."""
+        gh = await self.client(installation_id)
+        try:
+            answer = await gh.getitem(
+                "/repos/{owner}/{repo}/collaborators/{login}/permission",
+                url_vars={"owner": owner, "repo": repo, "login": login},
+            )
+        except gidgethub.BadRequest as exc:
+            if exc.status_code == 404:  # not a collaborator
+                return {"role_name": "none", "permission": "none"}
+            raise
+        permission = str(answer.get("permission") or "none")
+        return {"role_name": str(answer.get("role_name") or permission), "permission": permission}
+
+    async def add_reaction(
+        self, owner: str, repo: str, comment_id: int, content: str, installation_id: int | None
+    ) -> None:
+        """React to an issue comment."""
+        gh = await self.client(installation_id)
+        await gh.post(
+            "/repos/{owner}/{repo}/issues/comments/{id}/reactions",
+            url_vars={"owner": owner, "repo": repo, "id": str(comment_id)},
+            data={"content": content},
+        )
+
+    async def list_comments(
+        self, ref: IssueRef, installation_id: int | None
+    ) -> list[dict[str, Any]]:
+        """Every comment on the issue, oldest first."""
+        gh = await self.client(installation_id)
+        return [
+            dict(c)
+            async for c in gh.getiter(
+                "/repos/{owner}/{repo}/issues/{number}/comments{?per_page}",
+                url_vars={
+                    "owner": ref.owner,
+                    "repo": ref.repo,
+                    "number": str(ref.number),
+                    "per_page": "100",
+                },
+            )
+        ]
+
+    async def edit_comment(
+        self, owner: str, repo: str, comment_id: int, body: str, installation_id: int | None
+    ) -> None:
+        """Replace a comment's body."""
+        gh = await self.client(installation_id)
+        await gh.patch(
+            "/repos/{owner}/{repo}/issues/comments/{id}",
+            url_vars={"owner": owner, "repo": repo, "id": str(comment_id)},
+            data={"body": body},
+        )
+
+    async def list_sub_issues(
+        self, ref: IssueRef, installation_id: int | None
+    ) -> list[dict[str, Any]]:
+        """The issue's sub-issues."""
+        gh = await self.client(installation_id)
+        return [
+            dict(i)
+            async for i in gh.getiter(
+                "/repos/{owner}/{repo}/issues/{number}/sub_issues{?per_page}",
+                url_vars={
+                    "owner": ref.owner,
+                    "repo": ref.repo,
+                    "number": str(ref.number),
+                    "per_page": "100",
+                },
+            )
+        ]
+
+    async def iter_issues(
+        self,
+        owner: str,
+        repo: str,
+        installation_id: int | None,
+        *,
+        state: str = "all",
+        labels: str | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """A repository's issues, pull requests left out, page after page."""
+        gh = await self.client(installation_id)
+        url_vars = {"owner": owner, "repo": repo, "state": state, "per_page": "100"}
+        template = "/repos/{owner}/{repo}/issues{?state,per_page}"
+        if labels:
+            url_vars["labels"] = labels
+            template = "/repos/{owner}/{repo}/issues{?state,labels,per_page}"
+        async for issue in gh.getiter(template, url_vars=url_vars):
+            if "pull_request" not in issue:
+                yield dict(issue)
+
+    async def installations(self) -> list[dict[str, Any]]:
+        """The App's installations."""
+        return [dict(i) async for i in self.app_client().getiter("/app/installations")]
+
     async def bot_login(self) -> str | None:
         """``slug[bot]``, from ``GET /app`` once; None when that call fails."""
         if self._bot_login is None:
@@ -172,6 +311,10 @@ class AppGitHub:
         return self._bot_login
 
 
+class GitHubUnavailable(RuntimeError):
+    """The bot has no App credentials, so it cannot read GitHub."""
+
+
 class LoggingGitHub:
     """No App credentials: nothing is read from GitHub, and every write is logged instead."""
 
@@ -179,7 +322,54 @@ class LoggingGitHub:
 
     async def get_issue(self, ref: IssueRef, installation_id: int | None) -> dict[str, Any] | None:
         """Never called: without credentials the reconcile uses the delivery's issue."""
-        raise RuntimeError("no GitHub App credentials: cannot read issues from GitHub")
+        raise GitHubUnavailable("no GitHub App credentials: cannot read issues from GitHub")
+
+    async def permission(
+        self, owner: str, repo: str, login: str, installation_id: int | None
+    ) -> dict[str, str]:
+        """Unknown without credentials: the caller must refuse."""
+        raise GitHubUnavailable("no GitHub App credentials: cannot check permissions")
+
+    async def add_reaction(
+        self, owner: str, repo: str, comment_id: int, content: str, installation_id: int | None
+    ) -> None:
+        """Log the reaction that would have been added."""
+        log.info("would react %s to comment %s in %s/%s", content, comment_id, owner, repo)
+
+    async def list_comments(
+        self, ref: IssueRef, installation_id: int | None
+    ) -> list[dict[str, Any]]:
+        """Nothing can be read: no comments are known."""
+        return []
+
+    async def edit_comment(
+        self, owner: str, repo: str, comment_id: int, body: str, installation_id: int | None
+    ) -> None:
+        """Log the edit that would have been made."""
+        log.info("would edit comment %s in %s/%s: %s", comment_id, owner, repo, body)
+
+    async def list_sub_issues(
+        self, ref: IssueRef, installation_id: int | None
+    ) -> list[dict[str, Any]]:
+        """Cannot be read without credentials."""
+        raise GitHubUnavailable("no GitHub App credentials: cannot read sub-issues")
+
+    async def iter_issues(
+        self,
+        owner: str,
+        repo: str,
+        installation_id: int | None,
+        *,
+        state: str = "all",
+        labels: str | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Cannot be read without credentials."""
+        raise GitHubUnavailable("no GitHub App credentials: cannot list issues")
+        yield {}  # pragma: no cover - makes this an async generator
+
+    async def installations(self) -> list[dict[str, Any]]:
+        """Cannot be read without credentials."""
+        raise GitHubUnavailable("no GitHub App credentials: cannot list installations")
 
     async def create_comment(self, ref: IssueRef, body: str, installation_id: int | None) -> None:
         """Log the comment that would have been posted."""

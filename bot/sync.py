@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -40,6 +41,22 @@ REOPENED_COMMENT = """\
 **{project}** is in progress again: {issue} was reopened, so {done} of {total} deliverables \
 are now done.
 """
+
+
+@dataclass(frozen=True)
+class ProjectUpdate:
+    """A Project just decided again: what listeners (progress comments, renewal) are told."""
+
+    lane: AirtableLane
+    project: Record
+    deliverables: list[Record]
+    progress: Progress
+    transition: Transition | None
+    ref: IssueRef
+    installation_id: int | None
+
+
+ProjectListener = Callable[[ProjectUpdate], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -85,6 +102,8 @@ class Reconciler:
         self.journal = journal
         self.metrics = metrics
         self._project_locks: dict[str, asyncio.Lock] = collections.defaultdict(asyncio.Lock)
+        # Called, under the Project's lock, after every decision about a Project.
+        self.project_listeners: list[ProjectListener] = []
 
     def _changes(self, record: Record, desired: DeliverableState) -> dict[str, Any]:
         """The fields of ``record`` that differ from ``desired``."""
@@ -208,6 +227,14 @@ class Reconciler:
                 changes[names.completed] = None
             if changes:
                 project = await lane.update(self.config.tables.projects, project_id, changes)
+            update = ProjectUpdate(
+                lane, project, deliverables, counts, decision.transition, ref, installation_id
+            )
+            for listener in self.project_listeners:
+                try:
+                    await listener(update)
+                except Exception:
+                    log.exception("%s: a listener of Project %s failed", ref, project_id)
             if decision.transition is None:
                 return None
             target = parse_issue_url(project["fields"].get(names.tracking_issue) or "") or ref
