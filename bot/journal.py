@@ -285,6 +285,8 @@ class Journal:
         """
         _check_limit(limit)
         at = time.time() if now is None else now
+        claimed: builtins.list[Delivery] = []
+        unreadable: builtins.list[tuple[str, str]] = []
         with self._write() as conn:
             rows: builtins.list[_Row] = conn.execute(
                 f"SELECT {_COLUMNS} FROM deliveries"
@@ -292,11 +294,22 @@ class Journal:
                 " ORDER BY received_at, rowid LIMIT ?",
                 (at, limit),
             ).fetchall()
+            for row in rows:
+                try:
+                    claimed.append(_delivery(row, state="processing"))
+                except (zlib.error, ValueError) as exc:
+                    # A payload that cannot be decoded would jam the queue: it fails for good.
+                    unreadable.append((f"unreadable payload: {exc}", row[0]))
             conn.executemany(
                 "UPDATE deliveries SET state = 'processing' WHERE id = ?",
-                [(row[0],) for row in rows],
+                [(delivery.id,) for delivery in claimed],
             )
-        return [_delivery(row, state="processing") for row in rows]
+            conn.executemany(
+                "UPDATE deliveries SET state = 'failed', last_error = ? WHERE id = ?", unreadable
+            )
+        for error, delivery_id in unreadable:
+            logger.warning("delivery %s: %s", delivery_id, error)
+        return claimed
 
     def next_due_at(self) -> float | None:
         """The earliest ``next_attempt_at`` among pending deliveries; None when none is pending."""
@@ -454,8 +467,9 @@ class Journal:
                 " ORDER BY received_at DESC, rowid DESC LIMIT ?",
                 (*wanted, limit),
             ).fetchall()
-        # Decoded outside the lock so that record() on the event loop does not wait for it.
-        return [_delivery(row) for row in rows]
+        # Decoded outside the lock; an unreadable payload is shown empty rather than hiding
+        # every other delivery from the operator.
+        return [_delivery(row, readable_only=False) for row in rows]
 
     def counts(self) -> dict[str, int]:
         """How many deliveries are in each state (every state present, zero included)."""
@@ -567,8 +581,9 @@ def _aware(value: str) -> datetime:
     return parsed
 
 
-def _delivery(row: _Row, **changes: Any) -> Delivery:
-    """A Delivery from a row of _COLUMNS, with *changes* applied."""
+def _delivery(row: _Row, *, readable_only: bool = True, **changes: Any) -> Delivery:
+    """A Delivery from a row of _COLUMNS, with *changes* applied. An undecodable payload
+    raises (``zlib.error`` or ``ValueError``), or with ``readable_only=False`` reads as ``{}``."""
     fields: dict[str, Any] = dict(
         zip(
             (
@@ -579,6 +594,11 @@ def _delivery(row: _Row, **changes: Any) -> Delivery:
             strict=True,
         )
     )  # fmt: skip
-    fields["payload"] = json.loads(zlib.decompress(row[3]))
+    try:
+        fields["payload"] = json.loads(zlib.decompress(row[3]))
+    except (zlib.error, ValueError):
+        if readable_only:
+            raise
+        fields["payload"] = {}
     fields.update(changes)
     return Delivery(**fields)

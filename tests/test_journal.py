@@ -673,3 +673,16 @@ def test_a_closed_journal_raises(journal: Journal) -> None:
     journal.close()
     with pytest.raises(sqlite3.ProgrammingError):
         journal.record("d-1", "issues", "opened", BODY)
+
+
+def test_an_unreadable_payload_fails_alone_and_does_not_jam_the_queue(journal: Journal) -> None:
+    journal.record("good", "issues", "opened", BODY, issue_key=ISSUE)
+    journal.record("bad", "issues", "opened", BODY, issue_key=ISSUE)
+    # Corrupt one stored payload, as a bad disk or a bug might.
+    with journal._write() as conn:
+        conn.execute("UPDATE deliveries SET payload = ? WHERE id = 'bad'", (b"not zlib",))
+    claimed = journal.claim_due()
+    assert [d.id for d in claimed] == ["good"]
+    [failed] = journal.list(states=["failed"])
+    assert failed.id == "bad"
+    assert "unreadable payload" in (failed.last_error or "")
