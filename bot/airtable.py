@@ -339,15 +339,28 @@ class AirtableLane:
                     "update",
                     lambda api: api.table(self.base_id, table).batch_update(updates),
                 )
+        except AirtableError as exc:
+            if exc.status == 422 and len(batch) > 1:
+                # Airtable refuses a whole batch for one bad record; send them one by one so
+                # the others are not held hostage by it.
+                for item in batch:
+                    await self._send([item])
+                return
+            self._fail(batch, exc)
+            return
         except Exception as exc:
-            for item in batch:
-                if not item.future.done():
-                    item.future.set_exception(exc)
+            self._fail(batch, exc)
             return
         for item, record in zip(batch, records, strict=True):
             self._remember(table, dict(record))
             if not item.future.done():
                 item.future.set_result(dict(record))
+
+    @staticmethod
+    def _fail(batch: list[_PendingWrite], exc: Exception) -> None:
+        for item in batch:
+            if not item.future.done():
+                item.future.set_exception(exc)
 
     async def close(self) -> None:
         """Send what is queued, then stop the worker threads."""
