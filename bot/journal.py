@@ -244,8 +244,9 @@ class Journal:
         self, entries: Sequence[NewDelivery], *, now: float | None = None
     ) -> builtins.list[bool]:
         """Journal several deliveries in one transaction (a group commit); for each, whether
-        it was new. Bodies are stored as given: the caller has already decoded them as JSON
-        objects. Nothing is written when the transaction fails."""
+        it was accepted: new, or the redelivery of a failed one (queued again). Bodies are
+        stored as given: the caller has already decoded them as JSON objects. Nothing is
+        written when the transaction fails."""
         at = time.time() if now is None else now
         results: builtins.list[bool] = []
         with self._write() as conn:
@@ -264,6 +265,14 @@ class Journal:
                         entry.issue_key,
                     ),
                 )
+                if cursor.rowcount == 0:
+                    # A redelivery (GitHub's "Redeliver" button) of a delivery that failed for
+                    # good puts it back in the queue, as an operator pressing it expects.
+                    cursor = conn.execute(
+                        "UPDATE deliveries SET state = 'pending', attempts = 0,"
+                        " next_attempt_at = ? WHERE id = ? AND state = 'failed'",
+                        (at, entry.delivery_id),
+                    )
                 results.append(cursor.rowcount == 1)
         return results
 

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.journal import RESUMED_ERROR, SCHEMA_VERSION, STATES, Delivery, Journal
+from bot.journal import RESUMED_ERROR, SCHEMA_VERSION, STATES, Delivery, Journal, NewDelivery
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = 1_700_000_000.0  # a fixed "now" so schedules are exact
@@ -686,3 +686,16 @@ def test_an_unreadable_payload_fails_alone_and_does_not_jam_the_queue(journal: J
     [failed] = journal.list(states=["failed"])
     assert failed.id == "bad"
     assert "unreadable payload" in (failed.last_error or "")
+
+
+def test_redelivery_of_a_failed_delivery_queues_it_again(journal: Journal) -> None:
+    entry = NewDelivery("d-1", "issues", "closed", BODY, ISSUE)
+    assert journal.record_many([entry]) == [True]
+    journal.claim_due()
+    journal.mark_failed("d-1", "Airtable down")
+    assert journal.record_many([entry, entry]) == [True, False]
+    [delivery] = journal.list()
+    assert (delivery.state, delivery.attempts) == ("pending", 0)
+    journal.claim_due()
+    journal.mark_done(["d-1"])
+    assert journal.record_many([entry]) == [False]  # a done delivery stays done
