@@ -7,6 +7,7 @@ context, and the worker starts and stops with the application.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -16,11 +17,14 @@ from aiohttp import web
 from pyairtable import Api
 
 from bot.airtable import Lanes
+from bot.backfill import Syncer, run_schedule
 from bot.config import Config
 from bot.github import AppGitHub, GitHubGateway, LoggingGitHub
 from bot.handlers import make_router
 from bot.journal import Journal
+from bot.linking import ProgressComments
 from bot.metrics import Metrics
+from bot.renewal import RenewalSignal
 from bot.server import MAX_BODY_BYTES, add_routes
 from bot.sync import Reconciler
 from bot.worker import Worker
@@ -75,6 +79,10 @@ def make_app(
             reconciler = Reconciler(
                 config, lanes=lanes, github=github, journal=journal, metrics=metrics
             )
+            reconciler.project_listeners.append(ProgressComments(config, github))
+            renewal = RenewalSignal(config)
+            reconciler.project_listeners.append(renewal.on_project_update)
+            schedule = _start_schedule(config, lanes, github, reconciler, renewal)
             services.github = github
             services.reconciler = reconciler
             worker.dependencies.update(reconciler=reconciler, github=github, config=config)
@@ -83,9 +91,31 @@ def make_app(
             try:
                 yield
             finally:
+                if schedule is not None:
+                    schedule.cancel()
+                    await asyncio.gather(schedule, return_exceptions=True)
                 await worker.stop()
                 await lanes.close()
         journal.close()
 
     app.cleanup_ctx.append(lifecycle)
     return app
+
+
+def _start_schedule(
+    config: Config,
+    lanes: Lanes,
+    github: GitHubGateway,
+    reconciler: Reconciler,
+    renewal: RenewalSignal,
+) -> asyncio.Task[None] | None:
+    """Start the drift-repairing sync every ``schedule.sync_interval_hours`` (0: none)."""
+    hours = config.schedule.sync_interval_hours
+    if hours <= 0:
+        return None
+    syncer = Syncer(
+        config, lane_for=lanes.for_base, github=github, reconciler=reconciler, renewal=renewal
+    )
+    return asyncio.create_task(
+        run_schedule(syncer, hours, can_read=github.can_read), name="scheduled-sync"
+    )

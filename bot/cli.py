@@ -212,6 +212,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("issue", type=int, help="demo issue number (1, 2 or 3)")
     demo.add_argument("--url", default="http://127.0.0.1:8080/webhook")
     demo.set_defaults(func=_cmd_demo_deliver)
+
+    from bot.operator_cli import add_operator_commands
+
+    add_operator_commands(commands)  # check, sync, audit, report
     return parser
 
 

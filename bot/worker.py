@@ -43,8 +43,12 @@ DEDUPE_DAYS = 7
 PRUNE_INTERVAL_SECONDS = 3600.0
 
 
-def _coalescable(delivery: Delivery) -> bool:
-    return delivery.event == "issues" and delivery.action in STATE_ACTIONS
+def _coalescable(delivery: Delivery, project_prefix: str) -> bool:
+    if delivery.event != "issues" or delivery.action not in STATE_ACTIONS:
+        return False
+    # A project label's event links or unlinks: it is news in itself, not only state.
+    label = str((delivery.payload.get("label") or {}).get("name") or "")
+    return not (project_prefix and label.lower().startswith(project_prefix.lower()))
 
 
 def _sort_key(delivery: Delivery) -> tuple[str, float]:
@@ -171,7 +175,7 @@ class Worker:
         groups: dict[str, list[Delivery]] = collections.defaultdict(list)
         singles: list[Delivery] = []
         for delivery in batch:
-            if delivery.issue_key and _coalescable(delivery):
+            if delivery.issue_key and _coalescable(delivery, self.config.labels.project_prefix):
                 groups[delivery.issue_key].append(delivery)
             else:
                 singles.append(delivery)
@@ -218,8 +222,11 @@ class Worker:
             return "ignored"
         errors: list[BaseException] = []
         # Router.dispatch stops at the first failing callback; run each on its own so one
-        # handler's failure neither hides nor prevents the others.
-        for callback in self.router.fetch(event):
+        # handler's failure neither hides nor prevents the others. Router.fetch returns a set:
+        # run in a fixed order (by module, then name) so that, e.g., a project label's
+        # unlink (label_events) comes after the same delivery's reconcile (issue_events).
+        callbacks = sorted(self.router.fetch(event), key=lambda c: (c.__module__, c.__name__))
+        for callback in callbacks:
             try:
                 await callback(event, **self.dependencies)
             except Exception as exc:

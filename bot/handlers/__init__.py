@@ -2,9 +2,14 @@
 
 from gidgethub.routing import Router
 
-from bot.handlers import issue_events
+from bot.handlers import comment_events, issue_events, label_events, sub_issue_events
 
 
 def make_router() -> Router:
     """Every handler's router, combined."""
-    return Router(issue_events.router)
+    return Router(
+        issue_events.router,
+        comment_events.router,
+        label_events.router,
+        sub_issue_events.router,
+    )

@@ -1,0 +1,522 @@
+"""``sync``: make every deliverable true to its issue (backfill, drift repair), GitHub the truth.
+
+A sync reads each base through its lane and each repository's issues from GitHub page by
+page, then plans: the deliverables whose fields differ from their issue, the issues that carry
+a project label (``labels.project_prefix`` + a Project's name) but have no deliverable yet,
+the Projects whose Status their deliverables no longer support, and the renewal signals due.
+A dry run prints the plan and writes nothing. Otherwise the plan is carried out through the
+bot's own :class:`Reconciler` (same lane: rate limit, batches of ten; same Project locks and
+completion comments), so re-running a sync, or resuming an interrupted one, converges to the
+same base. ``serve`` runs the same sync on a schedule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, TextIO
+
+from bot.airtable import AirtableLane, Record
+from bot.completion import decide_project, progress
+from bot.config import Config
+from bot.github import GitHubGateway
+from bot.issues import IssueRef, IssueState, parse_issue_url
+from bot.renewal import RenewalAction, RenewalSignal, find_by_name
+from bot.runtime import base_ids, fetch_issues, read_base
+from bot.status import deliverable_state
+from bot.sync import Reconciler
+
+log = logging.getLogger(__name__)
+
+NEEDS_GITHUB = (
+    "sync needs the GitHub App's credentials (GITHUB_APP_ID and GITHUB_PRIVATE_KEY or "
+    "GITHUB_PRIVATE_KEY_PATH): GitHub is the truth it syncs the base to"
+)
+UPDATE_LINE = "{verb} deliverable {record} ({ref}): {changes}"
+LINK_LINE = '{verb} {ref} "{title}" to Project {project} as {status}'
+PROJECT_LINE = "{verb} Project {project} from {old} to {new}"
+RENEWAL_LINE = '{verb} Engagement {engagement} {status}; Renewal Opportunity "{opportunity}" {what}'
+UNKNOWN_PROJECT_LINE = '{ref} has the label "{label}" but no Project is named "{name}"'
+UNINSTALLED_LINE = "skipped {count} deliverable(s) in {repo}: the App is not installed there"
+SUMMARY_HEADER = "sync summary{dry}:"
+SUMMARY_LINE = "  {kind}: {count}"
+CONCURRENCY = 20  # reconciles in flight at once; enough to fill batches of ten
+
+# Field kinds reported in the summary, by the DeliverableFields attribute that holds them.
+_KINDS = {"status": "status", "completed": "completed", "name": "title", "assignees": "assignees"}
+
+
+class Progress:
+    """Progress through the planned work: a tqdm bar on a terminal, plain lines otherwise."""
+
+    def __init__(self, stream: TextIO | None = None, *, every: int = 10) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.every = every
+        self._bar: Any = None
+        self._done = 0
+        self._total = 0
+        self._label = ""
+
+    def start(self, label: str, total: int) -> None:
+        """Begin a phase of ``total`` steps."""
+        self._label, self._total, self._done = label, total, 0
+        if total and self.stream.isatty():
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, desc=label, file=self.stream, unit="item")
+        elif total:
+            print(f"{label}: 0/{total}", file=self.stream, flush=True)
+
+    def step(self) -> None:
+        """One step done."""
+        self._done += 1
+        if self._bar is not None:
+            self._bar.update(1)
+        elif self._done % self.every == 0 or self._done == self._total:
+            print(f"{self._label}: {self._done}/{self._total}", file=self.stream, flush=True)
+
+    def note(self, text: str) -> None:
+        """A line about what is happening (reading a repository, ...)."""
+        if self._bar is not None:
+            self._bar.write(text, file=self.stream)
+        else:
+            print(text, file=self.stream, flush=True)
+
+    def close(self) -> None:
+        """End the phase."""
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+class SilentProgress(Progress):
+    """No output at all (the scheduled sync of ``serve`` logs instead)."""
+
+    def start(self, label: str, total: int) -> None:
+        """Nothing to show."""
+
+    def step(self) -> None:
+        """Nothing to show."""
+
+    def note(self, text: str) -> None:
+        """Logged at debug level."""
+        log.debug("%s", text)
+
+
+@dataclass(frozen=True)
+class PlannedUpdate:
+    """A deliverable whose fields differ from its issue."""
+
+    record: Record
+    ref: IssueRef
+    changes: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PlannedLink:
+    """A labelled issue with no deliverable: the record to create."""
+
+    ref: IssueRef
+    project: Record
+    fields: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PlannedProject:
+    """A Project whose Status its deliverables no longer support."""
+
+    project: Record
+    old: str | None
+    new: str
+    ref: IssueRef
+
+
+@dataclass
+class SyncReport:
+    """What a sync did (or, in a dry run, would do): lines to print and counts by kind."""
+
+    dry_run: bool
+    lines: list[str] = field(default_factory=list)
+    counts: collections.Counter[str] = field(default_factory=collections.Counter)
+
+    def summary(self) -> str:
+        """The counts by kind, one per line."""
+        out = [SUMMARY_HEADER.format(dry=" (dry run: nothing written)" if self.dry_run else "")]
+        for kind, count in self.counts.items():
+            out.append(SUMMARY_LINE.format(kind=kind, count=count))
+        return "\n".join(out)
+
+
+def _record_name(config: Config, table: str, record: Record) -> str:
+    name = record["fields"].get(getattr(config.fields, table).name) or "(unnamed)"
+    return f'"{name}" ({record["id"]})'
+
+
+def _describe(config: Config, record: Record, changes: dict[str, Any]) -> str:
+    parts = []
+    for field_name, new in changes.items():
+        old = record["fields"].get(field_name)
+        parts.append(f"{field_name} {old or 'empty'} → {new or 'empty'}")
+    return ", ".join(parts)
+
+
+def project_label(labels: tuple[str, ...], prefix: str) -> str | None:
+    """The Project named by the first label starting with ``prefix`` (case-insensitive)."""
+    for label in labels:
+        if label.lower().startswith(prefix.lower()) and label[len(prefix) :].strip():
+            return label
+    return None
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+class Syncer:
+    """Plans and carries out a sync of every base the configuration names."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        lane_for: Callable[[str], AirtableLane],
+        github: GitHubGateway,
+        reconciler: Reconciler,
+        renewal: RenewalSignal,
+    ) -> None:
+        self.config = config
+        self.lane_for = lane_for
+        self.github = github
+        self.reconciler = reconciler
+        self.renewal = renewal
+
+    async def run(
+        self,
+        *,
+        repo: tuple[str, str] | None = None,
+        dry_run: bool = False,
+        progress_to: Progress | None = None,
+        today: date | None = None,
+    ) -> SyncReport:
+        """Sync every base (only ``repo``'s issues when given); returns what changed."""
+        report = SyncReport(dry_run)
+        shown = progress_to or SilentProgress()
+        for base_id in base_ids(self.config):
+            await self._sync_base(self.lane_for(base_id), repo, dry_run, shown, report, today)
+        return report
+
+    async def _sync_base(
+        self,
+        lane: AirtableLane,
+        repo: tuple[str, str] | None,
+        dry_run: bool,
+        shown: Progress,
+        report: SyncReport,
+        today: date | None,
+    ) -> None:
+        config = self.config
+        names = config.fields.deliverables
+        data = await read_base(lane)
+        in_scope: list[tuple[Record, IssueRef]] = []
+        for record in data.deliverables:
+            ref = parse_issue_url(str(record["fields"].get(names.issue) or ""))
+            if ref is None:
+                report.counts["deliverables without an issue URL (skipped)"] += 1
+                continue
+            if repo and (ref.owner.lower(), ref.repo.lower()) != repo:
+                continue
+            in_scope.append((record, ref))
+        extra = [repo] if repo else []
+        if not repo:
+            for project in data.projects:
+                tracking = parse_issue_url(
+                    str(project["fields"].get(config.fields.projects.tracking_issue) or "")
+                )
+                if tracking:
+                    extra.append((tracking.owner, tracking.repo))
+        shown.note(f"reading issues from GitHub for {len(in_scope)} deliverable(s)")
+        index = await fetch_issues(self.github, [ref for _, ref in in_scope], extra_repos=extra)
+        for repo_name, count in index.uninstalled.items():
+            report.lines.append(UNINSTALLED_LINE.format(count=count, repo=repo_name))
+            report.counts["skipped: App not installed"] += count
+        report.counts["deliverables checked"] += len(in_scope)
+
+        updates = self._plan_updates(in_scope, index.states)
+        links = self._plan_links(data.projects, data.deliverables, index.raw, repo, report)
+        scope = {record["id"] for record, _ in in_scope}
+        projects = self._plan_projects(data.projects, data.deliverables, scope, updates, links)
+        verb = "would update" if dry_run else "updated"
+        for u in updates:
+            report.lines.append(
+                UPDATE_LINE.format(
+                    verb=verb,
+                    record=_record_name(config, "deliverables", u.record),
+                    ref=u.ref,
+                    changes=_describe(config, u.record, u.changes),
+                )
+            )
+            for attribute, kind in _KINDS.items():
+                if getattr(names, attribute) in u.changes:
+                    report.counts[f"deliverable {kind} changed"] += 1
+        report.counts["deliverables updated"] += len(updates)
+        for link in links:
+            report.lines.append(
+                LINK_LINE.format(
+                    verb="would link" if dry_run else "linked",
+                    ref=link.ref,
+                    title=link.fields[names.name],
+                    project=_record_name(config, "projects", link.project),
+                    status=link.fields[names.status],
+                )
+            )
+        report.counts["deliverables linked"] += len(links)
+        for p in projects:
+            report.lines.append(
+                PROJECT_LINE.format(
+                    verb="would move" if dry_run else "moved",
+                    project=_record_name(config, "projects", p.project),
+                    old=p.old or "empty",
+                    new=p.new,
+                )
+            )
+        report.counts["projects updated"] += len(projects)
+        if not dry_run:
+            await self._apply(lane, updates, links, projects, index.installations, shown)
+        actions = await self.renewal.check_all(lane, today=today, dry_run=dry_run)
+        self._report_renewals(actions, dry_run, report)
+        for kind in [k for k, v in report.counts.items() if v == 0]:
+            del report.counts[kind]
+
+    def _plan_updates(
+        self, in_scope: list[tuple[Record, IssueRef]], states: dict[str, IssueState]
+    ) -> list[PlannedUpdate]:
+        planned = []
+        for record, ref in in_scope:
+            issue = states.get(ref.key)
+            if issue is None:
+                continue  # its repository is not installed: reported as skipped
+            desired = deliverable_state(issue, self.config.statuses, self.config.labels)
+            # The reconciler's own comparison, so the plan is exactly what it will write.
+            changes = self.reconciler._changes(record, desired)
+            if changes:
+                planned.append(PlannedUpdate(record, ref, changes))
+        return planned
+
+    def _plan_links(
+        self,
+        projects: list[Record],
+        deliverables: list[Record],
+        raw: dict[str, dict[str, Any]],
+        repo: tuple[str, str] | None,
+        report: SyncReport,
+    ) -> list[PlannedLink]:
+        config = self.config
+        names = config.fields.deliverables
+        linked = set()
+        for record in deliverables:
+            ref = parse_issue_url(str(record["fields"].get(names.issue) or ""))
+            if ref:
+                linked.add(ref.key)
+        planned = []
+        for key, issue_data in sorted(raw.items()):
+            issue = IssueState.from_api(issue_data)
+            if key in linked or issue.ref.key in linked:
+                continue
+            if repo and (issue.ref.owner.lower(), issue.ref.repo.lower()) != repo:
+                continue
+            label = project_label(issue.labels, config.labels.project_prefix)
+            if label is None:
+                continue
+            project_name = label[len(config.labels.project_prefix) :].strip()
+            project = find_by_name(projects, config.fields.projects.name, project_name)
+            if project is None:
+                report.lines.append(
+                    UNKNOWN_PROJECT_LINE.format(ref=issue.ref, label=label, name=project_name)
+                )
+                report.counts["labelled issues naming no Project (skipped)"] += 1
+                continue
+            desired = deliverable_state(issue, config.statuses, config.labels)
+            fields: dict[str, Any] = {
+                names.name: desired.name,
+                names.project: [project["id"]],
+                names.issue: issue.ref.url,
+                names.status: desired.status,
+                names.last_synced: _now_iso(),
+            }
+            if desired.completed:
+                fields[names.completed] = desired.completed
+            if desired.assignees:
+                fields[names.assignees] = desired.assignees
+            planned.append(PlannedLink(issue.ref, project, fields))
+        return planned
+
+    def _plan_projects(
+        self,
+        projects: list[Record],
+        deliverables: list[Record],
+        scope: set[str],
+        updates: list[PlannedUpdate],
+        links: list[PlannedLink],
+    ) -> list[PlannedProject]:
+        """Projects of the deliverables in scope (or newly linked) whose Status their
+        deliverables, once synced, no longer support."""
+        config = self.config
+        names = config.fields.deliverables
+        status_after = {r["id"]: r["fields"].get(names.status) for r in deliverables}
+        for u in updates:
+            status_after[u.record["id"]] = u.changes.get(names.status, status_after[u.record["id"]])
+        members: dict[str, list[str | None]] = collections.defaultdict(list)
+        refs: dict[str, IssueRef] = {}
+        touched = {link.project["id"] for link in links}
+        for record in deliverables:
+            for project_id in record["fields"].get(names.project) or ():
+                members[project_id].append(status_after[record["id"]])
+                ref = parse_issue_url(str(record["fields"].get(names.issue) or ""))
+                if ref:
+                    refs.setdefault(project_id, ref)
+                if record["id"] in scope:
+                    touched.add(project_id)  # a Project in scope may have drifted itself
+        for link in links:
+            members[link.project["id"]].append(link.fields[names.status])
+            refs.setdefault(link.project["id"], link.ref)
+        planned = []
+        for project in projects:
+            if project["id"] not in touched or project["id"] not in refs:
+                continue
+            current = project["fields"].get(config.fields.projects.status)
+            decision = decide_project(
+                current, progress(members[project["id"]], config.statuses), config.statuses
+            )
+            if decision.status != current:
+                planned.append(
+                    PlannedProject(project, current, decision.status, refs[project["id"]])
+                )
+        return planned
+
+    async def _apply(
+        self,
+        lane: AirtableLane,
+        updates: list[PlannedUpdate],
+        links: list[PlannedLink],
+        projects: list[PlannedProject],
+        installations: dict[str, int],
+        shown: Progress,
+    ) -> None:
+        """Carry out the plan: reconciles and creations concurrently (so writes batch)."""
+        limit = asyncio.Semaphore(CONCURRENCY)
+
+        async def one(work: Awaitable[Any]) -> None:
+            async with limit:
+                await work
+            shown.step()
+
+        shown.start("syncing", len(updates) + len(links) + len(projects))
+        try:
+            await asyncio.gather(
+                *(
+                    one(
+                        self.reconciler.reconcile(
+                            u.ref, installation_id=installations.get(u.ref.owner.lower())
+                        )
+                    )
+                    for u in updates
+                ),
+                *(one(lane.create(self.config.tables.deliverables, link.fields)) for link in links),
+            )
+            # Each Project decided again under its lock: completion comments and listeners.
+            for p in projects:
+                await one(
+                    self.reconciler.update_project(
+                        lane,
+                        p.project["id"],
+                        ref=p.ref,
+                        installation_id=installations.get(p.ref.owner.lower()),
+                    )
+                )
+        finally:
+            shown.close()
+
+    def _report_renewals(
+        self, actions: list[RenewalAction], dry_run: bool, report: SyncReport
+    ) -> None:
+        for action in actions:
+            what = ("would be created" if dry_run else "created") if action.created else "exists"
+            report.lines.append(
+                RENEWAL_LINE.format(
+                    verb="would mark" if dry_run else "marked",
+                    engagement=f'"{action.engagement}" ({action.engagement_id})',
+                    status=action.status,
+                    opportunity=action.opportunity,
+                    what=what,
+                )
+            )
+            report.counts["engagements signalled for renewal"] += 1
+            if action.created:
+                report.counts["renewal opportunities created"] += 1
+
+
+async def run_schedule(syncer: Syncer, interval_hours: float, *, can_read: bool) -> None:
+    """``serve``'s timer: every ``interval_hours``, sync (or, without GitHub, only the renewal
+    check). Runs until cancelled; a failed round is logged and the next one runs anyway."""
+    while True:
+        await asyncio.sleep(interval_hours * 3600)
+        try:
+            if can_read:
+                report = await syncer.run()
+                log.info("scheduled sync done: %s", dict(report.counts))
+            else:
+                for base_id in base_ids(syncer.config):
+                    actions = await syncer.renewal.check_all(syncer.lane_for(base_id))
+                    log.info("scheduled renewal check: %d engagement(s) signalled", len(actions))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("scheduled sync failed; the next runs in %s h", interval_hours)
+
+
+async def sync_command(
+    config: Config,
+    *,
+    repo: tuple[str, str] | None,
+    dry_run: bool,
+    out: TextIO,
+    progress_to: Progress | None = None,
+) -> int:
+    """``deliverables-bot sync``: run one sync, print each change and the summary; exit code."""
+    from bot.journal import Journal
+    from bot.runtime import open_runtime
+
+    if not config.has_github_app:
+        print(f"error: {NEEDS_GITHUB}", file=sys.stderr)
+        return 2
+    async with open_runtime(config) as runtime:
+        # The journal's watermarks serve only a bot that cannot read GitHub; sync always can.
+        with Journal(":memory:") as journal:
+            reconciler = Reconciler(
+                config,
+                lanes=runtime.lanes,
+                github=runtime.github,
+                journal=journal,
+                metrics=runtime.metrics,
+            )
+            renewal = RenewalSignal(config)
+            reconciler.project_listeners.append(renewal.on_project_update)
+            syncer = Syncer(
+                config,
+                lane_for=runtime.lanes.for_base,
+                github=runtime.github,
+                reconciler=reconciler,
+                renewal=renewal,
+            )
+            report = await syncer.run(
+                repo=repo, dry_run=dry_run, progress_to=progress_to or Progress()
+            )
+    for line in report.lines:
+        print(line, file=out)
+    print(report.summary(), file=out)
+    return 0

@@ -1,0 +1,103 @@
+"""A Project's progress as text: the bar, the deliverable list, the tracking-issue comment. Pure.
+
+Deliverable names are issue titles, written by people, so they are escaped
+(:func:`bot.markdown.plain`) before they reach a comment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from bot.completion import Progress
+from bot.config import DeliverableFields
+from bot.markdown import plain
+
+PROGRESS_MARKER = "<!-- deliverables-bot:progress:{project_id} -->"
+BAR_WIDTH = 20
+PROGRESS_SUMMARY = "**{project}**: {done}/{total} deliverables done {bar}"
+CANCELLED_NOTE = " ({cancelled} cancelled, not counted)"
+NO_DELIVERABLES = "_No deliverables yet._"
+PROGRESS_COMMENT = """\
+{marker}
+### Progress of {summary}
+
+{deliverables}
+
+<sub>Kept up to date by deliverables-bot; this comment is edited in place.</sub>
+"""
+
+
+@dataclass(frozen=True)
+class DeliverableLine:
+    """One deliverable as the progress text lists it."""
+
+    name: str
+    issue_url: str
+    status: str
+
+
+def progress_bar(done: int, total: int, width: int = BAR_WIDTH) -> str:
+    """A text progress bar, e.g. ``[██████░░░░░░░░░░░░░░] 33%``."""
+    ratio = done / total if total > 0 else 0.0
+    ratio = min(max(ratio, 0.0), 1.0)
+    filled = round(ratio * width)
+    return f"`[{'█' * filled}{'░' * (width - filled)}]` {round(ratio * 100)}%"
+
+
+def deliverable_lines(records: Iterable[dict], names: DeliverableFields) -> list[DeliverableLine]:
+    """Deliverable records (Airtable's ``{"id", "fields"}``) as lines, sorted by name."""
+    lines = [
+        DeliverableLine(
+            name=str(r["fields"].get(names.name) or r["id"]),
+            issue_url=str(r["fields"].get(names.issue) or ""),
+            status=str(r["fields"].get(names.status) or "no Status"),
+        )
+        for r in records
+    ]
+    return sorted(lines, key=lambda line: (line.name.lower(), line.issue_url))
+
+
+def summary(project: str, counts: Progress) -> str:
+    """One line: the Project's name, done/total and the bar."""
+    text = PROGRESS_SUMMARY.format(
+        project=plain(project),
+        done=counts.done,
+        total=counts.total,
+        bar=progress_bar(counts.done, counts.total),
+    )
+    if counts.cancelled:
+        text += CANCELLED_NOTE.format(cancelled=counts.cancelled)
+    return text
+
+
+def deliverable_list(lines: Iterable[DeliverableLine], done_status: str) -> str:
+    """A Markdown task list: one line per deliverable with its issue and Status."""
+    items = []
+    for line in lines:
+        mark = "x" if line.status == done_status else " "
+        issue = f" — {line.issue_url}" if line.issue_url else " — no issue"
+        items.append(f"- [{mark}] {plain(line.name)}{issue} ({plain(line.status)})")
+    return "\n".join(items) or NO_DELIVERABLES
+
+
+def progress_text(
+    project: str, lines: list[DeliverableLine], counts: Progress, done_status: str
+) -> str:
+    """The summary line followed by the deliverable list."""
+    return f"{summary(project, counts)}\n\n{deliverable_list(lines, done_status)}"
+
+
+def progress_comment(
+    project_id: str,
+    project: str,
+    lines: list[DeliverableLine],
+    counts: Progress,
+    done_status: str,
+) -> str:
+    """The tracking issue's progress comment, with its hidden marker."""
+    return PROGRESS_COMMENT.format(
+        marker=PROGRESS_MARKER.format(project_id=project_id),
+        summary=summary(project, counts),
+        deliverables=deliverable_list(lines, done_status),
+    )

@@ -1,0 +1,154 @@
+"""Connections for the operator commands (check, sync, audit, report): lanes, GitHub, base reads.
+
+The commands run outside ``serve`` but talk to Airtable through the same :class:`AirtableLane`
+(rate limit, batches, snapshots) and to GitHub through the same :class:`AppGitHub`. This
+module opens them for one command, reads a whole base into plain data, and lists a
+repository's issues page by page.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from bot.airtable import AirtableLane, Lanes, Record
+from bot.config import Config
+from bot.github import AppGitHub, GitHubGateway, LoggingGitHub
+from bot.issues import IssueRef, IssueState
+from bot.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """What an operator command needs: the lanes of the bases and a GitHub gateway."""
+
+    config: Config
+    lanes: Lanes
+    github: GitHubGateway
+    metrics: Metrics
+
+
+@asynccontextmanager
+async def open_runtime(config: Config) -> AsyncIterator[Runtime]:
+    """Open one HTTP session and the Airtable lanes for a command; close them after."""
+    metrics = Metrics()
+    async with aiohttp.ClientSession() as session:
+        github: GitHubGateway = (
+            AppGitHub(session, config, metrics=metrics)
+            if config.has_github_app
+            else LoggingGitHub()
+        )
+        lanes = Lanes(config, metrics=metrics)
+        try:
+            yield Runtime(config, lanes, github, metrics)
+        finally:
+            await lanes.close()
+
+
+def base_ids(config: Config) -> list[str]:
+    """Every Airtable base the configuration names, each once, in a stable order."""
+    ids = [config.airtable_base_id] if config.airtable_base_id else []
+    ids.extend(config.bases_by_owner.values())
+    return list(dict.fromkeys(ids))
+
+
+@dataclass(frozen=True)
+class BaseData:
+    """A whole base as plain data: each table's records (``{"id", "fields"}`` dicts)."""
+
+    opportunities: list[Record] = field(default_factory=list)
+    contracts: list[Record] = field(default_factory=list)
+    engagements: list[Record] = field(default_factory=list)
+    projects: list[Record] = field(default_factory=list)
+    deliverables: list[Record] = field(default_factory=list)
+
+
+async def read_base(lane: AirtableLane) -> BaseData:
+    """Read the five tables of a base through its lane (page by page, rate-limited)."""
+    tables = lane.config.tables
+    values = {}
+    for key in ("opportunities", "contracts", "engagements", "projects", "deliverables"):
+        records = await lane.table_records(getattr(tables, key))
+        values[key] = list(records.values())
+    return BaseData(**values)
+
+
+async def installation_ids(github: GitHubGateway) -> dict[str, int]:
+    """The App's installation id for each account login (lower-cased)."""
+    return {
+        str(i["account"]["login"]).lower(): int(i["id"])
+        for i in await github.installations()
+        if i.get("account")
+    }
+
+
+async def list_repo_issues(
+    github: GitHubGateway, owner: str, repo: str, installation_id: int
+) -> dict[int, dict[str, Any]]:
+    """Every issue of a repository (open and closed, pull requests left out), by number."""
+    return {
+        int(issue["number"]): issue
+        async for issue in github.iter_issues(owner, repo, installation_id, state="all")
+    }
+
+
+@dataclass
+class IssueIndex:
+    """Issues read from GitHub for a set of deliverables: state by issue key, and what was
+    skipped (repositories the App is not installed on)."""
+
+    states: dict[str, IssueState] = field(default_factory=dict)
+    raw: dict[str, dict[str, Any]] = field(default_factory=dict)
+    uninstalled: dict[str, int] = field(default_factory=dict)  # "owner/repo" → deliverables
+    installations: dict[str, int] = field(default_factory=dict)
+
+    def installation_for(self, owner: str) -> int | None:
+        """The installation id serving ``owner``, or None."""
+        return self.installations.get(owner.lower())
+
+
+async def fetch_issues(
+    github: GitHubGateway,
+    refs: Iterable[IssueRef],
+    *,
+    extra_repos: Iterable[tuple[str, str]] = (),
+) -> IssueIndex:
+    """Read the issues behind ``refs`` from GitHub: each repository listed page by page, and
+    each issue missing from its listing (deleted, transferred) read on its own.
+
+    A deleted issue is recorded with state ``deleted``. ``extra_repos`` are listed too, so
+    their issues are in ``raw`` (``sync`` looks there for labelled issues).
+    """
+    index = IssueIndex(installations=await installation_ids(github))
+    by_repo: dict[tuple[str, str], list[IssueRef]] = {}
+    for ref in refs:
+        by_repo.setdefault((ref.owner.lower(), ref.repo.lower()), []).append(ref)
+    for owner, repo in extra_repos:
+        by_repo.setdefault((owner.lower(), repo.lower()), [])
+    for (owner, repo), wanted in by_repo.items():
+        installation = index.installation_for(owner)
+        if installation is None:
+            index.uninstalled[f"{owner}/{repo}"] = len(wanted)
+            continue
+        issues = await list_repo_issues(github, owner, repo, installation)
+        for number, issue in issues.items():
+            key = IssueRef(owner, repo, number).key
+            index.raw[key] = issue
+            index.states[key] = IssueState.from_api(issue)
+        for ref in wanted:
+            if ref.key in index.states:
+                continue
+            data = await github.get_issue(ref, installation)
+            if data is None:
+                index.states[ref.key] = IssueState(ref=ref, title="", state="deleted")
+            else:
+                index.raw[ref.key] = data
+                index.states[ref.key] = IssueState.from_api(data)
+    return index
