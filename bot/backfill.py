@@ -230,6 +230,9 @@ class Syncer:
                 continue
             if repo and (ref.owner.lower(), ref.repo.lower()) != repo:
                 continue
+            if self.reconciler.is_detached(record):
+                report.counts["unlinked deliverables (left as they are)"] += 1
+                continue
             in_scope.append((record, ref))
         extra = [repo] if repo else []
         if not repo:
@@ -302,7 +305,7 @@ class Syncer:
                 continue  # its repository is not installed: reported as skipped
             desired = deliverable_state(issue, self.config.statuses, self.config.labels)
             # The reconciler's own comparison, so the plan is exactly what it will write.
-            changes = self.reconciler._changes(record, desired)
+            changes = self.reconciler.changes_for(record, desired)
             if changes:
                 planned.append(PlannedUpdate(record, ref, changes))
         return planned

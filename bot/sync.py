@@ -38,8 +38,8 @@ COMPLETED_COMMENT = """\
 """
 REOPENED_COMMENT = """\
 {marker}
-**{project}** is in progress again: {issue} was reopened, so {done} of {total} deliverables \
-are now done.
+**{project}** is in progress again: {issue} is no longer done, so {done} of {total} \
+deliverables are now done.
 """
 
 
@@ -63,7 +63,7 @@ ProjectListener = Callable[[ProjectUpdate], Awaitable[None]]
 class Outcome:
     """What a reconcile did, for logs, metrics and tests."""
 
-    kind: str  # "updated", "unchanged", "unlinked", "stale", "no-base"
+    kind: str  # "updated", "unchanged", "unlinked", "detached", "stale", "no-base"
     record_id: str | None = None
     transition: Transition | None = None
 
@@ -105,7 +105,12 @@ class Reconciler:
         # Called, under the Project's lock, after every decision about a Project.
         self.project_listeners: list[ProjectListener] = []
 
-    def _changes(self, record: Record, desired: DeliverableState) -> dict[str, Any]:
+    def is_detached(self, record: Record) -> bool:
+        """A deliverable with no Project: unlinked on purpose (``/deliverable unlink``, a
+        removed label or sub-issue) and kept as it was left, Cancelled; not synced."""
+        return not record["fields"].get(self.config.fields.deliverables.project)
+
+    def changes_for(self, record: Record, desired: DeliverableState) -> dict[str, Any]:
         """The fields of ``record`` that differ from ``desired``."""
         names = self.config.fields.deliverables
         current = record["fields"]
@@ -142,6 +147,8 @@ class Reconciler:
             record = await lane.find_deliverable(ref.url)
             if record is None:
                 return Outcome("unlinked")
+            if self.is_detached(record):
+                return Outcome("detached", record["id"])
             issue = await self._issue_state(
                 moved_to or ref, installation_id, hint=hint, deleted=deleted
             )
@@ -149,7 +156,7 @@ class Reconciler:
                 log.info("%s: ignoring an event older than what was already applied", ref)
                 return Outcome("stale", record["id"])
             names = self.config.fields.deliverables
-            changes = self._changes(
+            changes = self.changes_for(
                 record, deliverable_state(issue, self.config.statuses, self.config.labels)
             )
             if moved_to is not None:
@@ -161,7 +168,8 @@ class Reconciler:
             updated = await lane.update(self.config.tables.deliverables, record["id"], changes)
             log.info("%s: deliverable %s updated: %s", ref, record["id"], sorted(changes))
             transition = None
-            if names.status in changes and changes[names.status] != old_status:
+            # A new Status decides the Project again; a new title refreshes its progress comment.
+            if names.name in changes or changes.get(names.status, old_status) != old_status:
                 for project_id in updated["fields"].get(names.project, ()):
                     transition = await self.update_project(
                         lane, project_id, ref=moved_to or ref, installation_id=installation_id

@@ -402,3 +402,35 @@ async def test_finished_deliveries_older_than_a_week_are_forgotten_at_start(
     await bot.drain()
     assert not bot.services.journal.seen("old")
     assert bot.services.journal.seen("recent")
+
+
+async def test_an_unlinked_deliverable_stays_as_it_was_left(
+    start_bot: StartBot, github: GitHubStandIn, local_airtable: LocalAirtable
+) -> None:
+    table = local_airtable.table(DELIVERABLES)
+    [record] = [r for r in table.all() if r["fields"]["GitHub Issue"] == issue_url(1)]
+    table.update(record["id"], {"Project": [], "Status": "Cancelled"})
+    bot = await start_bot(github=github)
+    issue = github.update_issue(OWNER, REPO, 1, assignees=["alice", "carol"])
+    await bot.deliver("issues", issues_event("assigned", issue, assignee="carol"))
+    await bot.drain()
+    fields = bot.deliverable(1)
+    assert fields["Status"] == "Cancelled"
+    assert "Project" not in fields
+
+
+async def test_a_new_title_refreshes_the_project(
+    start_bot: StartBot, github: GitHubStandIn, local_airtable: LocalAirtable
+) -> None:
+    bot = await start_bot(github=github)
+    seen: list[str] = []
+
+    async def listener(update: Any) -> None:
+        seen.extend(d["fields"]["Name"] for d in update.deliverables)
+
+    assert bot.services.reconciler is not None
+    bot.services.reconciler.project_listeners.append(listener)
+    issue = github.update_issue(OWNER, REPO, 2, title="Configure GitHub login")
+    await bot.deliver("issues", issues_event("edited", issue, previous_title="Configure login"))
+    await bot.drain()
+    assert "Configure GitHub login" in seen
