@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from gidgethub import sansio
 from gidgethub.routing import Router
 
+from bot.airtable import AirtableLane
 from bot.config import Config
 from bot.github import GitHubGateway
-from bot.issues import IssueState, parse_issue_url
+from bot.issues import IssueRef, IssueState, parse_issue_url
 from bot.linking import Linker, find_marked_comment
 from bot.markdown import code
 from bot.sync import Reconciler
@@ -45,6 +47,38 @@ def project_name(label: str, prefix: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class _LabelEvent:
+    """A project label added or removed, with what it takes to act on it."""
+
+    label: str
+    name: str
+    issue: dict[str, Any]
+    ref: IssueRef
+    linker: Linker
+    lane: AirtableLane
+    installation_id: int | None
+
+
+def _project_label_event(
+    event: sansio.Event, reconciler: Reconciler, github: GitHubGateway, config: Config
+) -> _LabelEvent | None:
+    """The project label of a ``labeled``/``unlabeled`` event; None for any other label, or
+    when no base serves the issue's owner."""
+    label = str((event.data.get("label") or {}).get("name") or "")
+    name = project_name(label, config.labels.project_prefix)
+    issue = event.data.get("issue") or {}
+    ref = parse_issue_url(str(issue.get("html_url", "")))
+    if name is None or ref is None:
+        return None
+    linker = Linker(config, reconciler=reconciler, github=github)
+    lane = linker.lane(ref)
+    if lane is None:
+        return None
+    installation_id = (event.data.get("installation") or {}).get("id")
+    return _LabelEvent(label, name, issue, ref, linker, lane, installation_id)
+
+
 @router.register("issues", action="labeled")
 async def project_label_added(
     event: sansio.Event,
@@ -55,22 +89,14 @@ async def project_label_added(
     **_: Any,
 ) -> None:
     """Link the issue to the Project its new label names (or say once that none has it)."""
-    label = str((event.data.get("label") or {}).get("name") or "")
-    name = project_name(label, config.labels.project_prefix)
-    issue = event.data.get("issue") or {}
-    ref = parse_issue_url(str(issue.get("html_url", "")))
-    if name is None or ref is None:
+    found = _project_label_event(event, reconciler, github, config)
+    if found is None:
         return
-    linker = Linker(config, reconciler=reconciler, github=github)
-    lane = linker.lane(ref)
-    if lane is None:
-        return
-    installation_id = (event.data.get("installation") or {}).get("id")
-    match = await linker.find(lane, name)
+    match = await found.linker.find(found.lane, found.name)
     if match.project is None:
-        digest = hashlib.sha256(name.casefold().encode("utf-8")).hexdigest()[:16]
+        digest = hashlib.sha256(found.name.casefold().encode("utf-8")).hexdigest()[:16]
         marker = UNKNOWN_LABEL_MARKER.format(digest=digest)
-        if await find_marked_comment(github, ref, marker, installation_id) is not None:
+        if await find_marked_comment(github, found.ref, marker, found.installation_id) is not None:
             return
         closest = ""
         if match.candidates:
@@ -79,19 +105,29 @@ async def project_label_added(
             closest = CLOSEST.format(names=", ".join(code(s) for s in match.suggestions))
         body = UNKNOWN_LABEL_COMMENT.format(
             marker=marker,
-            label=code(label),
+            label=code(found.label),
             closest=closest,
             prefix=config.labels.project_prefix,
             word=config.commands.deliverable,
         )
-        await github.create_comment(ref, body, installation_id)
-        log.info("delivery %s: %s: label %r names no Project", event.delivery_id, ref, label)
+        await github.create_comment(found.ref, body, found.installation_id)
+        log.info(
+            "delivery %s: %s: label %r names no Project", event.delivery_id, found.ref, found.label
+        )
         return
-    hint = IssueState.from_api(issue, ref=ref)
-    await linker.link(lane, ref, match.project["id"], installation_id=installation_id, hint=hint)
-    warning = await linker.warning(lane, match.project)
+    hint = IssueState.from_api(found.issue, ref=found.ref)
+    await found.linker.link(
+        found.lane,
+        found.ref,
+        match.project["id"],
+        installation_id=found.installation_id,
+        hint=hint,
+    )
+    warning = await found.linker.warning(found.lane, match.project)
     if warning:
-        log.warning("delivery %s: %s linked by label, but %s", event.delivery_id, ref, warning)
+        log.warning(
+            "delivery %s: %s linked by label, but %s", event.delivery_id, found.ref, warning
+        )
 
 
 @router.register("issues", action="unlabeled")
@@ -104,27 +140,22 @@ async def project_label_removed(
     **_: Any,
 ) -> None:
     """Unlink the issue from the Project the removed label named, if linked to it."""
-    label = str((event.data.get("label") or {}).get("name") or "")
-    name = project_name(label, config.labels.project_prefix)
-    issue = event.data.get("issue") or {}
-    ref = parse_issue_url(str(issue.get("html_url", "")))
-    if name is None or ref is None:
+    found = _project_label_event(event, reconciler, github, config)
+    if found is None:
         return
-    linker = Linker(config, reconciler=reconciler, github=github)
-    lane = linker.lane(ref)
-    if lane is None:
-        return
-    match = await linker.find(lane, name)
+    match = await found.linker.find(found.lane, found.name)
     if match.project is None:
         return
-    installation_id = (event.data.get("installation") or {}).get("id")
-    result = await linker.unlink(
-        lane, ref, installation_id=installation_id, only_from=match.project["id"]
+    result = await found.linker.unlink(
+        found.lane,
+        found.ref,
+        installation_id=found.installation_id,
+        only_from=match.project["id"],
     )
     log.info(
         "delivery %s: %s: label %r removed → %s",
         event.delivery_id,
-        ref,
-        label,
+        found.ref,
+        found.label,
         "unlinked" if result.record else "was not linked to it",
     )
