@@ -18,7 +18,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any, TextIO
 
 from bot.airtable import AirtableLane, Record
@@ -26,6 +26,7 @@ from bot.completion import decide_project, progress
 from bot.config import Config
 from bot.github import GitHubGateway
 from bot.issues import IssueRef, IssueState, parse_issue_url
+from bot.linking import new_deliverable_fields
 from bot.renewal import RenewalAction, RenewalSignal, find_by_name
 from bot.runtime import base_ids, fetch_issues, read_base
 from bot.status import deliverable_state
@@ -171,10 +172,6 @@ def project_label(labels: tuple[str, ...], prefix: str) -> str | None:
         if label.lower().startswith(prefix.lower()) and label[len(prefix) :].strip():
             return label
     return None
-
-
-def _now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 class Syncer:
@@ -343,18 +340,7 @@ class Syncer:
                 )
                 report.counts["labelled issues naming no Project (skipped)"] += 1
                 continue
-            desired = deliverable_state(issue, config.statuses, config.labels)
-            fields: dict[str, Any] = {
-                names.name: desired.name,
-                names.project: [project["id"]],
-                names.issue: issue.ref.url,
-                names.status: desired.status,
-                names.last_synced: _now_iso(),
-            }
-            if desired.completed:
-                fields[names.completed] = desired.completed
-            if desired.assignees:
-                fields[names.assignees] = desired.assignees
+            fields = new_deliverable_fields(config, issue.ref, project["id"], issue)
             planned.append(PlannedLink(issue.ref, project, fields))
         return planned
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from bot.airtable import AirtableLane, Record
+from bot.airtable import AirtableLane, Record, airtable_now
 from bot.config import Config
 from bot.github import GitHubGateway
 from bot.issues import IssueRef, IssueState, issue_url_key, parse_issue_url
@@ -122,8 +122,27 @@ class UnlinkResult:
     previous: list[str]
 
 
-def _now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+def new_deliverable_fields(
+    config: Config, ref: IssueRef, project_id: str, issue: IssueState | None
+) -> dict[str, Any]:
+    """The fields of a new deliverable record linking ``ref`` to a Project: Name, Status,
+    Completed and Assignees as the issue says (the URL and Todo when it is unknown); empty
+    fields left out, as Airtable leaves them out."""
+    names = config.fields.deliverables
+    fields: dict[str, Any] = {
+        names.name: ref.url,
+        names.project: [project_id],
+        names.issue: ref.url,
+        names.status: config.statuses.deliverable.todo,
+        names.last_synced: airtable_now(),
+    }
+    if issue is not None:
+        state = deliverable_state(issue, config.statuses, config.labels)
+        fields[names.status] = state.status
+        fields[names.completed] = state.completed
+        fields[names.assignees] = state.assignees or None
+        fields[names.name] = state.name or ref.url
+    return {k: v for k, v in fields.items() if v is not None}
 
 
 class Linker:
@@ -199,11 +218,9 @@ class Linker:
                 fields[names.name] = state.name
         previous: list[str] = []
         if record is None:
-            fields[names.issue] = ref.url
-            fields.setdefault(names.name, ref.url)
-            fields.setdefault(names.status, self.config.statuses.deliverable.todo)
-            fields[names.last_synced] = _now_iso()
-            record = await lane.create(table, {k: v for k, v in fields.items() if v is not None})
+            record = await lane.create(
+                table, new_deliverable_fields(self.config, ref, project_id, issue)
+            )
             created, already = True, False
         else:
             previous = [p for p in record["fields"].get(names.project) or [] if p != project_id]
@@ -211,7 +228,7 @@ class Linker:
             changes = {k: v for k, v in fields.items() if (current.get(k) or None) != (v or None)}
             already = not previous and project_id in (current.get(names.project) or [])
             if changes:
-                changes[names.last_synced] = _now_iso()
+                changes[names.last_synced] = airtable_now()
                 record = await lane.update(table, record["id"], changes)
             created = False
         log.info("%s: deliverable %s linked to Project %s", ref, record["id"], project_id)
@@ -242,7 +259,7 @@ class Linker:
             names.project: [],
             names.status: self.config.statuses.deliverable.cancelled,
             names.completed: None,
-            names.last_synced: _now_iso(),
+            names.last_synced: airtable_now(),
         }
         record = await lane.update(self.config.tables.deliverables, record["id"], changes)
         log.info("%s: deliverable %s unlinked from %s", ref, record["id"], linked)

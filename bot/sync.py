@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.airtable import AirtableLane, Lanes, Record
+from bot.airtable import AirtableLane, Lanes, Record, airtable_now
 from bot.completion import Progress, Transition, decide_project, progress
 from bot.config import Config
 from bot.github import GitHubGateway
@@ -66,10 +66,6 @@ class Outcome:
     kind: str  # "updated", "unchanged", "unlinked", "detached", "stale", "no-base"
     record_id: str | None = None
     transition: Transition | None = None
-
-
-def _now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 def _same_time(a: str | None, b: str | None) -> bool:
@@ -163,7 +159,7 @@ class Reconciler:
                 changes[names.issue] = moved_to.url
             if not changes:
                 return Outcome("unchanged", record["id"])
-            changes[names.last_synced] = _now_iso()
+            changes[names.last_synced] = airtable_now()
             old_status = record["fields"].get(names.status)
             updated = await lane.update(self.config.tables.deliverables, record["id"], changes)
             log.info("%s: deliverable %s updated: %s", ref, record["id"], sorted(changes))
