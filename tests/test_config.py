@@ -124,3 +124,11 @@ def test_arbitrary_toml_never_crashes(tmp_path_factory: pytest.TempPathFactory, 
         assert error.problems
     else:
         assert isinstance(config, Config)
+
+
+def test_the_readme_example_configuration_loads(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    config = load_config(write(tmp_path, example))
+    assert config.base_for_owner("example-org") == "appXXXXXXXXXXXXXX"
+    assert config.commands.link_role == "triage"
