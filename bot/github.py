@@ -228,23 +228,21 @@ class AppGitHub:
             data={"content": content},
         )
 
+    async def _issue_listing(
+        self, ref: IssueRef, what: str, installation_id: int | None
+    ) -> list[dict[str, Any]]:
+        """Every item of ``/repos/{owner}/{repo}/issues/{number}/{what}``, page after page."""
+        gh = await self.client(installation_id)
+        url_vars = {"owner": ref.owner, "repo": ref.repo, "number": str(ref.number)}
+        url_vars["per_page"] = "100"
+        template = "/repos/{owner}/{repo}/issues/{number}/" + what + "{?per_page}"
+        return [dict(item) async for item in gh.getiter(template, url_vars=url_vars)]
+
     async def list_comments(
         self, ref: IssueRef, installation_id: int | None
     ) -> list[dict[str, Any]]:
         """Every comment on the issue, oldest first."""
-        gh = await self.client(installation_id)
-        return [
-            dict(c)
-            async for c in gh.getiter(
-                "/repos/{owner}/{repo}/issues/{number}/comments{?per_page}",
-                url_vars={
-                    "owner": ref.owner,
-                    "repo": ref.repo,
-                    "number": str(ref.number),
-                    "per_page": "100",
-                },
-            )
-        ]
+        return await self._issue_listing(ref, "comments", installation_id)
 
     async def edit_comment(
         self, owner: str, repo: str, comment_id: int, body: str, installation_id: int | None
@@ -261,19 +259,7 @@ class AppGitHub:
         self, ref: IssueRef, installation_id: int | None
     ) -> list[dict[str, Any]]:
         """The issue's sub-issues."""
-        gh = await self.client(installation_id)
-        return [
-            dict(i)
-            async for i in gh.getiter(
-                "/repos/{owner}/{repo}/issues/{number}/sub_issues{?per_page}",
-                url_vars={
-                    "owner": ref.owner,
-                    "repo": ref.repo,
-                    "number": str(ref.number),
-                    "per_page": "100",
-                },
-            )
-        ]
+        return await self._issue_listing(ref, "sub_issues", installation_id)
 
     async def iter_issues(
         self,
