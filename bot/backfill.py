@@ -28,7 +28,7 @@ from bot.github import GitHubGateway
 from bot.issues import IssueRef, IssueState, parse_issue_url
 from bot.linking import new_deliverable_fields
 from bot.renewal import RenewalAction, RenewalSignal, find_by_name
-from bot.runtime import base_ids, fetch_issues, read_base
+from bot.runtime import base_ids, fetch_issues, installation_ids, read_base
 from bot.status import deliverable_state
 from bot.sync import Reconciler
 
@@ -239,8 +239,19 @@ class Syncer:
                 )
                 if tracking:
                     extra.append((tracking.owner, tracking.repo))
+        installations = await installation_ids(self.github)
+        if not repo:
+            # Every repository the App can reach, for labelled issues not linked yet.
+            for installation_id in installations.values():
+                for found in await self.github.installation_repositories(installation_id):
+                    extra.append((str(found["owner"]["login"]), str(found["name"])))
         shown.note(f"reading issues from GitHub for {len(in_scope)} deliverable(s)")
-        index = await fetch_issues(self.github, [ref for _, ref in in_scope], extra_repos=extra)
+        index = await fetch_issues(
+            self.github,
+            [ref for _, ref in in_scope],
+            extra_repos=extra,
+            installations=installations,
+        )
         for repo_name, count in index.uninstalled.items():
             report.lines.append(UNINSTALLED_LINE.format(count=count, repo=repo_name))
             report.counts["skipped: App not installed"] += count

@@ -88,6 +88,9 @@ class GitHubGateway(Protocol):
     async def installations(self) -> list[dict[str, Any]]:
         """The App's installations (authenticated as the App itself)."""
 
+    async def installation_repositories(self, installation_id: int) -> list[dict[str, Any]]:
+        """The repositories an installation can reach."""
+
 
 class _CountingGitHubAPI(gidgethub.aiohttp.GitHubAPI):
     """gidgethub's client, counting calls and waiting out a short primary rate limit."""
@@ -285,6 +288,18 @@ class AppGitHub:
         """The App's installations."""
         return [dict(i) async for i in self.app_client().getiter("/app/installations")]
 
+    async def installation_repositories(self, installation_id: int) -> list[dict[str, Any]]:
+        """The repositories the installation can reach, page after page."""
+        gh = await self.client(installation_id)
+        return [
+            dict(repo)
+            async for repo in gh.getiter(
+                "/installation/repositories{?per_page}",
+                url_vars={"per_page": "100"},
+                iterable_key="repositories",
+            )
+        ]
+
     async def bot_login(self) -> str | None:
         """``slug[bot]``, from ``GET /app`` once; None when that call fails."""
         if self._bot_login is None:
@@ -356,6 +371,10 @@ class LoggingGitHub:
     async def installations(self) -> list[dict[str, Any]]:
         """Cannot be read without credentials."""
         raise GitHubUnavailable("no GitHub App credentials: cannot list installations")
+
+    async def installation_repositories(self, installation_id: int) -> list[dict[str, Any]]:
+        """Cannot be read without credentials."""
+        raise GitHubUnavailable("no GitHub App credentials: cannot list repositories")
 
     async def create_comment(self, ref: IssueRef, body: str, installation_id: int | None) -> None:
         """Log the comment that would have been posted."""

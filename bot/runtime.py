@@ -119,6 +119,7 @@ async def fetch_issues(
     refs: Iterable[IssueRef],
     *,
     extra_repos: Iterable[tuple[str, str]] = (),
+    installations: dict[str, int] | None = None,
 ) -> IssueIndex:
     """Read the issues behind ``refs`` from GitHub: each repository listed page by page, and
     each issue missing from its listing (deleted, transferred) read on its own.
@@ -126,7 +127,9 @@ async def fetch_issues(
     A deleted issue is recorded with state ``deleted``. ``extra_repos`` are listed too, so
     their issues are in ``raw`` (``sync`` looks there for labelled issues).
     """
-    index = IssueIndex(installations=await installation_ids(github))
+    if installations is None:
+        installations = await installation_ids(github)
+    index = IssueIndex(installations=installations)
     by_repo: dict[tuple[str, str], list[IssueRef]] = {}
     for ref in refs:
         by_repo.setdefault((ref.owner.lower(), ref.repo.lower()), []).append(ref)

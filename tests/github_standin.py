@@ -1456,6 +1456,7 @@ class GitHubStandIn:
         add("GET", "/app/installations", self._list_installations)
         add("GET", "/app/installations/{installation_id}", self._get_installation)
         add("POST", "/app/installations/{installation_id}/access_tokens", self._create_token)
+        add("GET", "/installation/repositories", self._list_installation_repositories)
         for prefix in ("/repos/{owner}/{repo}", "/repositories/{repo_id}"):
             add("GET", prefix, self._get_repo)
             add("GET", f"{prefix}/installation", self._get_repo_installation)
@@ -1736,6 +1737,18 @@ class GitHubStandIn:
                 "repository_selection": "all",
             },
             status=201,
+        )
+
+    async def _list_installation_repositories(self, request: web.Request) -> web.Response:
+        self._require_token(request)
+        with self._lock:
+            repositories = [self._render_repo(record) for record in self._repos.values()]
+        return self._json(
+            {
+                "total_count": len(repositories),
+                "repository_selection": "all",
+                "repositories": repositories,
+            }
         )
 
     async def _get_repo_installation(self, request: web.Request) -> web.Response:

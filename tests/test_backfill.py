@@ -195,3 +195,20 @@ async def test_a_zero_interval_turns_the_schedule_off(
     assert by_issue(local_airtable)["1"]["Status"] == "In progress"
     assert not [t for t in asyncio.all_tasks() if t.get_name() == "scheduled-sync"]
     assert bot.services.reconciler is not None
+
+
+async def test_labelled_issues_in_any_installed_repository_are_linked(
+    tmp_path: Path, local_airtable: LocalAirtable, github: GitHubStandIn
+) -> None:
+    # No deliverable or tracking issue names this repository; the installation reaches it.
+    github.add_repository(OWNER, "workshop-content")
+    github.add_issue(OWNER, "workshop-content", 9, title="Slides", labels=[f"project: {HUB}"])
+    out = await sync(local_airtable, github, tmp_path)
+    assert "  deliverables linked: 1" in out
+    linked = [
+        r["fields"]
+        for r in records(local_airtable, DELIVERABLES)
+        if r["fields"].get("GitHub Issue", "").endswith("/workshop-content/issues/9")
+    ]
+    assert [(f["Name"], f["Status"]) for f in linked] == [("Slides", "Todo")]
+    assert github.calls_matching("GET", r"^/installation/repositories$")
