@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -40,17 +41,24 @@ def _cmd_airtable_local(args: argparse.Namespace) -> int:
     from bot.airtable_local.server import run
 
     token = os.environ.get("AIRTABLE_TOKEN") or "local"
-    try:
-        asyncio.run(
-            run(
-                host=args.host,
-                port=args.port,
-                db_path=args.db,
-                seed=args.seed,
-                token=token,
-                requests_per_second=args.rate_limit or None,
-            )
+
+    async def serve_until_stopped() -> None:
+        stop = asyncio.Event()
+        # SIGTERM (a service manager, `kill`) and Ctrl-C stop it cleanly, exit status 0.
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            asyncio.get_running_loop().add_signal_handler(signum, stop.set)
+        await run(
+            host=args.host,
+            port=args.port,
+            db_path=args.db,
+            seed=args.seed,
+            token=token,
+            requests_per_second=args.rate_limit or None,
+            stop=stop,
         )
+
+    try:
+        asyncio.run(serve_until_stopped())
     except OSError as exc:
         print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         return EXIT_FAILED
