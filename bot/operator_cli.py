@@ -92,7 +92,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     _quiet(args)
     config = load_config()
-    if not config.airtable_base_id:
+    if not (config.airtable_base_id or config.bases_by_owner):
         print(NO_BASE, file=sys.stderr)
         return EXIT_USAGE
     try:

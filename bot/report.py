@@ -356,11 +356,12 @@ async def report_command(
     project: str | None,
 ) -> str:
     """``deliverables-bot report``: read the base and render the report (raises ReportError)."""
-    from bot.runtime import open_runtime, read_base
+    from bot.runtime import BaseData, base_ids, open_runtime, read_base
 
-    if not config.airtable_base_id:
-        raise ReportError("AIRTABLE_BASE_ID is not set: the report reads one base")
+    bases = base_ids(config)
+    if not bases:
+        raise ReportError("no base: set AIRTABLE_BASE_ID, or map owners to bases in [bases]")
     async with open_runtime(config) as runtime:
-        data = await read_base(runtime.lanes.for_base(config.airtable_base_id))
+        data = BaseData.combined([await read_base(runtime.lanes.for_base(b)) for b in bases])
     model = build_report(data, config, today=today, engagement=engagement, project=project)
     return render_html(model) if output_format == "html" else render_markdown(model)

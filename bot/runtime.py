@@ -69,6 +69,15 @@ class BaseData:
     projects: list[Record] = field(default_factory=list)
     deliverables: list[Record] = field(default_factory=list)
 
+    @classmethod
+    def combined(cls, parts: Iterable[BaseData]) -> BaseData:
+        """Several bases read as one (record ids are unique across bases)."""
+        merged = cls()
+        for part in parts:
+            for name in ("opportunities", "contracts", "engagements", "projects", "deliverables"):
+                getattr(merged, name).extend(getattr(part, name))
+        return merged
+
 
 async def read_base(lane: AirtableLane) -> BaseData:
     """Read the five tables of a base through its lane (page by page, rate-limited)."""

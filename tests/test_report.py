@@ -186,3 +186,26 @@ def test_report_command_markdown_html_and_errors(
     unknown = run_bot("report", "--engagement", "Nope", env=env, cwd=tmp_path)
     assert unknown.returncode == 1
     assert 'no Engagement named "Nope" (known: Example University 2026)' in unknown.stderr
+
+
+def test_report_covers_every_base_of_the_configuration(
+    tmp_path: Path, local_airtable: LocalAirtable
+) -> None:
+    # A second base, for another GitHub owner, in the same embedded server.
+    second = local_airtable.store.seed("demo", base_id="appSecondBase0001")
+    engagement = local_airtable.table("Engagements", base_id=second).first()
+    assert engagement is not None
+    local_airtable.table("Engagements", base_id=second).update(
+        engagement["id"], {"Name": "Other Lab 2027"}
+    )
+    config = tmp_path / "bot.toml"
+    config.write_text(
+        f'[bases]\nexample-org = "{local_airtable.base_id}"\nother-lab = "{second}"\n',
+        encoding="utf-8",
+    )
+    env = operator_env(tmp_path, local_airtable, DELIVERABLES_BOT_CONFIG=str(config))
+    del env["AIRTABLE_BASE_ID"]
+    md = run_bot("report", env=env, cwd=tmp_path)
+    assert md.returncode == 0, md.stderr
+    assert "## Example University 2026" in md.stdout
+    assert "## Other Lab 2027" in md.stdout
