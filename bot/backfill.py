@@ -44,6 +44,10 @@ PROJECT_LINE = "{verb} Project {project} from {old} to {new}"
 RENEWAL_LINE = '{verb} Engagement {engagement} {status}; Renewal Opportunity "{opportunity}" {what}'
 UNKNOWN_PROJECT_LINE = '{ref} has the label "{label}" but no Project is named "{name}"'
 UNINSTALLED_LINE = "skipped {count} deliverable(s) in {repo}: the App is not installed there"
+NOT_VISIBLE_LINE = (
+    "left as they are: {count} deliverable(s) in {repo}, GitHub answers 404 (the App is not "
+    "installed there, cannot see a private repository, or the URL is wrong): {records}"
+)
 SUMMARY_HEADER = "sync summary{dry}:"
 SUMMARY_LINE = "  {kind}: {count}"
 CONCURRENCY = 20  # reconciles in flight at once; enough to fill batches of ten
@@ -255,12 +259,15 @@ class Syncer:
         for repo_name, count in index.uninstalled.items():
             report.lines.append(UNINSTALLED_LINE.format(count=count, repo=repo_name))
             report.counts["skipped: App not installed"] += count
+        self._report_not_visible(in_scope, index.not_visible, report)
         report.counts["deliverables checked"] += len(in_scope)
 
         updates = self._plan_updates(in_scope, index.states)
         links = self._plan_links(data.projects, data.deliverables, index.raw, repo, report)
         scope = {record["id"] for record, _ in in_scope}
-        projects = self._plan_projects(data.projects, data.deliverables, scope, updates, links)
+        projects, touched = self._plan_projects(
+            data.projects, data.deliverables, scope, updates, links
+        )
         verb = "would update" if dry_run else "updated"
         for u in updates:
             report.lines.append(
@@ -297,11 +304,32 @@ class Syncer:
             )
         report.counts["projects updated"] += len(projects)
         if not dry_run:
-            await self._apply(lane, updates, links, projects, index.installations, shown)
+            await self._apply(lane, updates, links, touched, index.installations, shown)
         actions = await self.renewal.check_all(lane, today=today, dry_run=dry_run)
         self._report_renewals(actions, dry_run, report)
         for kind in [k for k, v in report.counts.items() if v == 0]:
             del report.counts[kind]
+
+    def _report_not_visible(
+        self,
+        in_scope: list[tuple[Record, IssueRef]],
+        not_visible: dict[str, IssueRef],
+        report: SyncReport,
+    ) -> None:
+        """Name the deliverables whose issues GitHub answered 404 for, by repository."""
+        by_repo: dict[str, list[str]] = collections.defaultdict(list)
+        for record, ref in in_scope:
+            if ref.key in not_visible:
+                by_repo[f"{ref.owner}/{ref.repo}"].append(
+                    _record_name(self.config, "deliverables", record)
+                )
+        for repo_name, records in sorted(by_repo.items()):
+            report.lines.append(
+                NOT_VISIBLE_LINE.format(
+                    count=len(records), repo=repo_name, records=", ".join(records)
+                )
+            )
+            report.counts["skipped: not visible on GitHub (404)"] += len(records)
 
     def _plan_updates(
         self, in_scope: list[tuple[Record, IssueRef]], states: dict[str, IssueState]
@@ -314,6 +342,8 @@ class Syncer:
             desired = deliverable_state(issue, self.config.statuses, self.config.labels)
             # The reconciler's own comparison, so the plan is exactly what it will write.
             changes = self.reconciler.changes_for(record, desired)
+            if issue.ref.key != ref.key:  # transferred: GitHub answered 301
+                changes[self.config.fields.deliverables.issue] = issue.ref.url
             if changes:
                 planned.append(PlannedUpdate(record, ref, changes))
         return planned
@@ -362,9 +392,10 @@ class Syncer:
         scope: set[str],
         updates: list[PlannedUpdate],
         links: list[PlannedLink],
-    ) -> list[PlannedProject]:
+    ) -> tuple[list[PlannedProject], dict[str, IssueRef]]:
         """Projects of the deliverables in scope (or newly linked) whose Status their
-        deliverables, once synced, no longer support."""
+        deliverables, once synced, no longer support; and every Project in scope, with an
+        issue of one of its deliverables (each is decided again, announcements checked)."""
         config = self.config
         names = config.fields.deliverables
         status_after = {r["id"]: r["fields"].get(names.status) for r in deliverables}
@@ -385,8 +416,9 @@ class Syncer:
             members[link.project["id"]].append(link.fields[names.status])
             refs.setdefault(link.project["id"], link.ref)
         planned = []
+        in_scope = {p: refs[p] for p in sorted(touched) if p in refs}
         for project in projects:
-            if project["id"] not in touched or project["id"] not in refs:
+            if project["id"] not in in_scope:
                 continue
             current = project["fields"].get(config.fields.projects.status)
             decision = decide_project(
@@ -396,18 +428,19 @@ class Syncer:
                 planned.append(
                     PlannedProject(project, current, decision.status, refs[project["id"]])
                 )
-        return planned
+        return planned, in_scope
 
     async def _apply(
         self,
         lane: AirtableLane,
         updates: list[PlannedUpdate],
         links: list[PlannedLink],
-        projects: list[PlannedProject],
+        projects: dict[str, IssueRef],
         installations: dict[str, int],
         shown: Progress,
     ) -> None:
-        """Carry out the plan: reconciles and creations concurrently (so writes batch)."""
+        """Carry out the plan: reconciles and creations concurrently (so writes batch), then
+        every Project in scope decided again under its lock, its announcements checked."""
         limit = asyncio.Semaphore(CONCURRENCY)
 
         async def one(work: Awaitable[Any]) -> None:
@@ -428,14 +461,14 @@ class Syncer:
                 ),
                 *(one(lane.create(self.config.tables.deliverables, link.fields)) for link in links),
             )
-            # Each Project decided again under its lock: completion comments and listeners.
-            for p in projects:
+            for project_id, ref in projects.items():
                 await one(
                     self.reconciler.update_project(
                         lane,
-                        p.project["id"],
-                        ref=p.ref,
-                        installation_id=installations.get(p.ref.owner.lower()),
+                        project_id,
+                        ref=ref,
+                        installation_id=installations.get(ref.owner.lower()),
+                        verify_announcement=True,
                     )
                 )
         finally:
@@ -489,14 +522,16 @@ async def sync_command(
 ) -> int:
     """``deliverables-bot sync``: run one sync, print each change and the summary; exit code."""
     from bot.journal import Journal
+    from bot.linking import ProgressComments
     from bot.runtime import open_runtime
 
     if not config.has_github_app:
         print(f"error: {NEEDS_GITHUB}", file=sys.stderr)
         return 2
     async with open_runtime(config) as runtime:
-        # The journal's watermarks serve only a bot that cannot read GitHub; sync always can.
-        with Journal(":memory:") as journal:
+        # The data folder's journal: where issues GitHub answers 404 for are remembered, for
+        # `serve` and `check` to see too.
+        with Journal(config.journal_path) as journal:
             reconciler = Reconciler(
                 config,
                 lanes=runtime.lanes,
@@ -505,6 +540,7 @@ async def sync_command(
                 metrics=runtime.metrics,
             )
             renewal = RenewalSignal(config)
+            reconciler.project_listeners.append(ProgressComments(config, runtime.github))
             reconciler.project_listeners.append(renewal.on_project_update)
             syncer = Syncer(
                 config,

@@ -1,7 +1,9 @@
 """A Project's progress as text: the bar, the deliverable list, the tracking-issue comment. Pure.
 
-Deliverable names are issue titles, written by people, so they are escaped
-(:func:`bot.markdown.plain`) before they reach a comment.
+Deliverable names are issue titles and URLs typed into Airtable, written by people, so they
+are escaped (:func:`bot.markdown.plain`) or rebuilt from their parsed parts
+(:func:`issue_link`) before they reach a comment. The completion comment lists deliverables
+with the same :func:`deliverable_list` as the progress comment.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 
 from bot.completion import Progress
 from bot.config import DeliverableFields
+from bot.issues import parse_issue_url
 from bot.markdown import plain
 
 PROGRESS_MARKER = "<!-- deliverables-bot:progress:{project_id} -->"
@@ -58,6 +61,15 @@ def deliverable_lines(records: Iterable[dict], names: DeliverableFields) -> list
     return sorted(lines, key=lambda line: (line.name.lower(), line.issue_url))
 
 
+def issue_link(url: str) -> str:
+    """An issue URL as a comment may show it: rebuilt from its owner, repository and number
+    when it is a GitHub issue URL, else escaped as plain text (it came from Airtable)."""
+    ref = parse_issue_url(url)
+    if ref is not None:
+        return ref.url
+    return plain(url) if url else "no issue"
+
+
 def summary(project: str, counts: Progress) -> str:
     """One line: the Project's name, done/total and the bar."""
     text = PROGRESS_SUMMARY.format(
@@ -76,8 +88,9 @@ def deliverable_list(lines: Iterable[DeliverableLine], done_status: str) -> str:
     items = []
     for line in lines:
         mark = "x" if line.status == done_status else " "
-        issue = f" — {line.issue_url}" if line.issue_url else " — no issue"
-        items.append(f"- [{mark}] {plain(line.name)}{issue} ({plain(line.status)})")
+        items.append(
+            f"- [{mark}] {plain(line.name)} — {issue_link(line.issue_url)} ({plain(line.status)})"
+        )
     return "\n".join(items) or NO_DELIVERABLES
 
 

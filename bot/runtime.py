@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+import gidgethub
 
 from bot.airtable import AirtableLane, Lanes, Record
 from bot.config import Config
-from bot.github import AppGitHub, GitHubGateway, LoggingGitHub
+from bot.github import AppGitHub, GitHubGateway, IssueNotVisible, LoggingGitHub
 from bot.issues import IssueRef, IssueState
 from bot.metrics import Metrics
 
@@ -117,6 +118,7 @@ class IssueIndex:
     raw: dict[str, dict[str, Any]] = field(default_factory=dict)
     uninstalled: dict[str, int] = field(default_factory=dict)  # "owner/repo" → deliverables
     installations: dict[str, int] = field(default_factory=dict)
+    not_visible: dict[str, IssueRef] = field(default_factory=dict)  # GitHub answered 404
 
     def installation_for(self, owner: str) -> int | None:
         """The installation id serving ``owner``, or None."""
@@ -133,8 +135,10 @@ async def fetch_issues(
     """Read the issues behind ``refs`` from GitHub: each repository listed page by page, and
     each issue missing from its listing (deleted, transferred) read on its own.
 
-    A deleted issue is recorded with state ``deleted``. ``extra_repos`` are listed too, so
-    their issues are in ``raw`` (``sync`` looks there for labelled issues).
+    A deleted issue (410) is recorded with state ``deleted``; an issue GitHub answers 404 for
+    (or whose repository listing answers 404) goes in ``not_visible`` with no state, so its
+    deliverable is left as it is. ``extra_repos`` are listed too, so their issues are in
+    ``raw`` (``sync`` looks there for labelled issues).
     """
     if installations is None:
         installations = await installation_ids(github)
@@ -149,7 +153,14 @@ async def fetch_issues(
         if installation is None:
             index.uninstalled[f"{owner}/{repo}"] = len(wanted)
             continue
-        issues = await list_repo_issues(github, owner, repo, installation)
+        try:
+            issues = await list_repo_issues(github, owner, repo, installation)
+        except gidgethub.BadRequest as exc:
+            if exc.status_code != 404:
+                raise
+            log.warning("GitHub answers 404 for the issues of %s/%s: not visible", owner, repo)
+            index.not_visible.update((ref.key, ref) for ref in wanted)
+            continue
         for number, issue in issues.items():
             key = IssueRef(owner, repo, number).key
             index.raw[key] = issue
@@ -157,7 +168,11 @@ async def fetch_issues(
         for ref in wanted:
             if ref.key in index.states:
                 continue
-            data = await github.get_issue(ref, installation)
+            try:
+                data = await github.get_issue(ref, installation)
+            except IssueNotVisible:
+                index.not_visible[ref.key] = ref
+                continue
             if data is None:
                 index.states[ref.key] = IssueState(ref=ref, title="", state="deleted")
             else:

@@ -2,9 +2,16 @@
 
 Level-triggered: an event only names an issue. The reconciler reads the issue's current
 state (from GitHub with App credentials, else from the delivery, guarded by a per-issue
-watermark so a stale event cannot move a record backwards), writes the fields that differ,
-and then decides the Project. Completion and reopening are announced once per transition,
-under a per-Project lock, in a comment carrying a hidden marker.
+watermark so a stale event cannot move a record backwards) and writes the fields that differ.
+Then, changed or not — a first attempt, a retry or a delivery resumed after a crash — it
+decides the deliverable's Project from its deliverables as they are now, under a per-Project
+lock: an announcement due is posted first (looked up by its marker, :mod:`bot.announce`),
+then the Project's Status is written. A failed write or comment fails the delivery, which is
+retried; nothing about a Project depends on having seen the edge.
+
+GitHub's answers are read as GitHub means them: 410 is a deleted issue (Cancelled, record
+kept), 301 a transfer (followed; the record takes the new URL), 404 an issue the App cannot
+see (the record is left as it is, one warning, counted in ``/metrics``).
 """
 
 from __future__ import annotations
@@ -18,29 +25,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.airtable import AirtableLane, Lanes, Record, airtable_now
+from bot.announce import Announcer
 from bot.completion import Progress, Transition, decide_project, progress
 from bot.config import Config
-from bot.github import GitHubGateway
+from bot.github import GitHubGateway, IssueNotVisible
 from bot.issues import IssueRef, IssueState, parse_issue_url
 from bot.journal import Journal
 from bot.metrics import Metrics
 from bot.status import DeliverableState, deliverable_state
 
 log = logging.getLogger(__name__)
-
-COMPLETED_MARKER = "<!-- deliverables-bot:project-completed:{project_id} -->"
-REOPENED_MARKER = "<!-- deliverables-bot:project-reopened:{project_id} -->"
-COMPLETED_COMMENT = """\
-{marker}
-:tada: **{project}** is complete: all {done} of its deliverables are done.
-
-{deliverables}
-"""
-REOPENED_COMMENT = """\
-{marker}
-**{project}** is in progress again: {issue} is no longer done, so {done} of {total} \
-deliverables are now done.
-"""
 
 
 @dataclass(frozen=True)
@@ -63,7 +57,7 @@ ProjectListener = Callable[[ProjectUpdate], Awaitable[None]]
 class Outcome:
     """What a reconcile did, for logs, metrics and tests."""
 
-    kind: str  # "updated", "unchanged", "unlinked", "detached", "stale", "no-base"
+    kind: str  # "updated", "unchanged", "unlinked", "detached", "stale", "not-visible", "no-base"
     record_id: str | None = None
     transition: Transition | None = None
 
@@ -97,6 +91,8 @@ class Reconciler:
         self.github = github
         self.journal = journal
         self.metrics = metrics
+        self.announcer = Announcer(config, github, metrics)
+        self._not_visible: set[str] | None = None  # issue keys GitHub last answered 404 for
         self._project_locks: dict[str, asyncio.Lock] = collections.defaultdict(asyncio.Lock)
         # Called, under the Project's lock, after every decision about a Project.
         self.project_listeners: list[ProjectListener] = []
@@ -145,32 +141,71 @@ class Reconciler:
                 return Outcome("unlinked")
             if self.is_detached(record):
                 return Outcome("detached", record["id"])
-            issue = await self._issue_state(
-                moved_to or ref, installation_id, hint=hint, deleted=deleted
-            )
+            try:
+                issue = await self._issue_state(
+                    moved_to or ref, installation_id, hint=hint, deleted=deleted
+                )
+            except IssueNotVisible:
+                await self._note_not_visible(ref)
+                return Outcome("not-visible", record["id"])
             if issue is None:
                 log.info("%s: ignoring an event older than what was already applied", ref)
                 return Outcome("stale", record["id"])
+            if self.github.can_read and not deleted:
+                await self._clear_not_visible(ref)
             names = self.config.fields.deliverables
             changes = self.changes_for(
                 record, deliverable_state(issue, self.config.statuses, self.config.labels)
             )
-            if moved_to is not None:
-                changes[names.issue] = moved_to.url
-            if not changes:
-                return Outcome("unchanged", record["id"])
-            changes[names.last_synced] = airtable_now()
-            old_status = record["fields"].get(names.status)
-            updated = await lane.update(self.config.tables.deliverables, record["id"], changes)
-            log.info("%s: deliverable %s updated: %s", ref, record["id"], sorted(changes))
+            current = moved_to or (issue.ref if issue.ref.key != ref.key else None)
+            if current is not None:  # transferred: a `transferred` event, or GitHub's 301
+                changes[names.issue] = current.url
+            if changes:
+                changes[names.last_synced] = airtable_now()
+                record = await lane.update(self.config.tables.deliverables, record["id"], changes)
+                log.info("%s: deliverable %s updated: %s", ref, record["id"], sorted(changes))
+            # The Project is decided from the truth whether or not this deliverable changed:
+            # a retry or a resumed delivery finds the record already right but the Project,
+            # or its announcement, possibly not.
             transition = None
-            # A new Status decides the Project again; a new title refreshes its progress comment.
-            if names.name in changes or changes.get(names.status, old_status) != old_status:
-                for project_id in updated["fields"].get(names.project, ()):
-                    transition = await self.update_project(
-                        lane, project_id, ref=moved_to or ref, installation_id=installation_id
-                    )
-            return Outcome("updated", record["id"], transition)
+            for project_id in record["fields"].get(names.project, ()):
+                transition = await self.update_project(
+                    lane,
+                    project_id,
+                    ref=current or ref,
+                    installation_id=installation_id,
+                )
+            return Outcome("updated" if changes else "unchanged", record["id"], transition)
+
+    async def _note_not_visible(self, ref: IssueRef) -> None:
+        """GitHub answered 404: keep the record as it is; warn once per issue, count it."""
+        self.metrics.github_not_visible.inc()
+        keys = await self._not_visible_keys()
+        keys.add(ref.key)
+        first = await asyncio.to_thread(
+            self.journal.note_not_visible, ref.key, ref.url, f"{ref.owner}/{ref.repo}"
+        )
+        if first:
+            log.warning(
+                "%s: GitHub answers 404 in %s/%s (the App is not installed there, cannot see "
+                "a private repository, or the URL is wrong); the deliverable is left as it is",
+                ref,
+                ref.owner,
+                ref.repo,
+            )
+
+    async def _clear_not_visible(self, ref: IssueRef) -> None:
+        keys = await self._not_visible_keys()
+        if ref.key in keys:
+            keys.discard(ref.key)
+            await asyncio.to_thread(self.journal.clear_not_visible, ref.key)
+
+    async def _not_visible_keys(self) -> set[str]:
+        if self._not_visible is None:
+            rows = await asyncio.to_thread(self.journal.not_visible)
+            refs = (parse_issue_url(url) for url, _, _ in rows)
+            self._not_visible = {ref.key for ref in refs if ref is not None}
+        return self._not_visible
 
     async def _issue_state(
         self,
@@ -203,10 +238,16 @@ class Reconciler:
         *,
         ref: IssueRef,
         installation_id: int | None,
+        verify_announcement: bool = False,
     ) -> Transition | None:
-        """Decide a Project's Status from its deliverables; announce completion or reopening.
+        """Decide a Project's Status from its deliverables as they are now; announce a
+        completion or reopening first, then write the Status. Returns the transition made.
 
         Runs under the Project's lock, so two deliverables finishing at once announce once.
+        A failed comment or write raises, so the delivery is retried and the transition is
+        decided again. Listeners (progress comment, renewal) are told of every decision.
+        ``verify_announcement`` (the sweep): a Project that is Complete already gets its
+        completion comment if it has none.
         """
         async with self._project_locks[project_id]:
             project = await lane.get_project(project_id)
@@ -222,11 +263,24 @@ class Reconciler:
             )
             current = project["fields"].get(names.status)
             decision = decide_project(current, counts, self.config.statuses)
+            if decision.transition is not None:
+                await self.announcer.announce(
+                    decision.transition, project, deliverables, counts, installation_id
+                )
+            elif verify_announcement and counts.complete:
+                await self.announcer.announce(
+                    Transition.COMPLETED,
+                    project,
+                    deliverables,
+                    counts,
+                    installation_id,
+                    any_key=True,
+                )
             changes: dict[str, Any] = {}
             if decision.status != current:
                 changes[names.status] = decision.status
             if decision.transition is Transition.COMPLETED:
-                changes[names.completed] = datetime.now(UTC).date().isoformat()
+                changes[names.completed] = completion_date(deliverables, self.config)
             elif decision.transition is Transition.REOPENED:
                 changes[names.completed] = None
             if changes:
@@ -239,51 +293,21 @@ class Reconciler:
                     await listener(update)
                 except Exception:
                     log.exception("%s: a listener of Project %s failed", ref, project_id)
-            if decision.transition is None:
-                return None
-            target = parse_issue_url(project["fields"].get(names.tracking_issue) or "") or ref
-            body = self._comment(decision.transition, project, deliverables, ref, counts)
-            await self.github.create_comment(target, body, installation_id)
-            self.metrics.comments.labels(kind=f"project-{decision.transition.value}").inc()
-            log.info(
-                "%s: Project %s %s; commented on %s",
-                ref,
-                project_id,
-                decision.transition.value,
-                target,
-            )
             return decision.transition
 
-    def _comment(
-        self,
-        transition: Transition,
-        project: Record,
-        deliverables: list[Record],
-        ref: IssueRef,
-        counts: Progress,
-    ) -> str:
-        names = self.config.fields.deliverables
-        project_name = project["fields"].get(self.config.fields.projects.name, project["id"])
-        if transition is Transition.REOPENED:
-            return REOPENED_COMMENT.format(
-                marker=REOPENED_MARKER.format(project_id=project["id"]),
-                project=project_name,
-                issue=ref.url,
-                done=counts.done,
-                total=counts.total,
-            )
-        lines = []
-        for record in sorted(deliverables, key=lambda r: r["fields"].get(names.name, "")):
-            fields = record["fields"]
-            status = fields.get(names.status, "")
-            mark = "x" if status == self.config.statuses.deliverable.done else " "
-            lines.append(
-                f"- [{mark}] {fields.get(names.name, record['id'])} — "
-                f"{fields.get(names.issue, 'no issue')} ({status})"
-            )
-        return COMPLETED_COMMENT.format(
-            marker=COMPLETED_MARKER.format(project_id=project["id"]),
-            project=project_name,
-            done=counts.done,
-            deliverables="\n".join(lines),
-        )
+
+def completion_date(deliverables: list[Record], config: Config) -> str:
+    """The day a Project was completed: its last deliverable's Completed day (UTC), else today."""
+    completed = config.fields.deliverables.completed
+    done = config.statuses.deliverable.done
+    days = []
+    for record in deliverables:
+        value = record["fields"].get(completed)
+        if record["fields"].get(config.fields.deliverables.status) != done or not value:
+            continue
+        try:
+            when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            continue
+        days.append((when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC).date())
+    return (max(days) if days else datetime.now(UTC).date()).isoformat()

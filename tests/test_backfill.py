@@ -160,7 +160,8 @@ def test_sync_command_as_a_user_runs_it(
     assert by_issue(local_airtable)["2"]["Status"] == "In progress"
     real = run_bot("sync", env=env, cwd=tmp_path)
     assert real.returncode == 0, real.stderr
-    assert "syncing: 2/2" in real.stderr  # one deliverable, then its Project decided again
+    # Two deliverables repaired, then their Project decided again (every Project in scope is).
+    assert "syncing: 3/3" in real.stderr, real.stdout
     assert by_issue(local_airtable)["2"]["Status"] == "Done"
     bad = run_bot("sync", "--repo", "nonsense", env=env, cwd=tmp_path)
     assert bad.returncode == 2 and "expected OWNER/REPO" in bad.stderr
@@ -212,3 +213,63 @@ async def test_labelled_issues_in_any_installed_repository_are_linked(
     ]
     assert [(f["Name"], f["Status"]) for f in linked] == [("Slides", "Todo")]
     assert github.calls_matching("GET", r"^/installation/repositories$")
+
+
+def bot_comments(gh: GitHubStandIn, prefix: str) -> list[dict[str, Any]]:
+    """The bot's own comments on the demo issues whose body starts with ``prefix``."""
+    return [
+        c
+        for n in (1, 2, 3)
+        for c in gh.comments(OWNER, REPO, n)
+        if c["user"]["login"] == gh.bot_login and c["body"].startswith(prefix)
+    ]
+
+
+async def test_sweep_announces_a_complete_project_that_never_was_and_only_once(
+    tmp_path: Path, local_airtable: LocalAirtable, github: GitHubStandIn
+) -> None:
+    # All done and the Project already Complete in Airtable, but no comment ever posted (a
+    # lost POST, a crash, an older bot): the sweep posts it; the next sweep does not.
+    assert local_airtable.base_id is not None
+    store = local_airtable.store
+    for number in (1, 2, 3):
+        issue = github.close_issue(OWNER, REPO, number)
+        rid = next(
+            r["id"]
+            for r in records(local_airtable, DELIVERABLES)
+            if r["fields"]["GitHub Issue"].endswith(f"/{number}")
+        )
+        fields = {"Status": "Done", "Completed": issue["closed_at"]}
+        store.update_records(local_airtable.base_id, DELIVERABLES, [{"id": rid, "fields": fields}])
+    hub = record_id(local_airtable, "Projects", HUB)
+    store.update_records(
+        local_airtable.base_id, "Projects", [{"id": hub, "fields": {"Status": "Complete"}}]
+    )
+    marker = f"<!-- deliverables-bot:project-completed:{hub}:"
+    await sync(local_airtable, github, tmp_path)
+    assert len(bot_comments(github, marker)) == 1
+    await sync(local_airtable, github, tmp_path)
+    assert len(bot_comments(github, marker)) == 1
+
+
+async def test_sweep_reads_404_410_and_301_as_github_means_them(
+    tmp_path: Path, local_airtable: LocalAirtable, github: GitHubStandIn
+) -> None:
+    before = by_issue(local_airtable)["2"]
+    github.transfer_issue(OWNER, REPO, 1, OWNER, "hubs", new_number=5)
+    github.delete_issue(OWNER, REPO, 3)
+    # Issue 2 is missing from the listing and answers 404 on its own: not visible.
+    github.inject(r"/issues/2$", 404, times=None, method="GET")
+    github.inject(r"/repos/example-org/infrastructure/issues$", 200, times=None, body=[])
+    out = await sync(local_airtable, github, tmp_path)
+    rows = by_issue(local_airtable)
+    assert rows["2"] == before  # left as it is
+    assert rows["3"]["Status"] == "Cancelled"
+    moved = next(r for r in rows.values() if r["Name"] == "Deploy the hub")
+    assert moved["GitHub Issue"] == "https://github.com/example-org/hubs/issues/5"
+    assert (
+        "left as they are: 1 deliverable(s) in example-org/infrastructure, GitHub answers 404"
+        in out
+    )
+    assert '"Configure login"' in out
+    assert "  skipped: not visible on GitHub (404): 1" in out
