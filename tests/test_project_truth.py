@@ -228,3 +228,26 @@ async def test_301_is_a_transfer_the_record_follows(
     moved = record(local_airtable, DELIVERABLES, name="Deploy the hub")["fields"]
     assert moved["GitHub Issue"] == issue_url(9, repo="hubs")
     assert moved["Status"] == "Done"
+
+
+async def test_names_reach_github_neutralised(
+    start_bot: StartBot, github: GitHubStandIn, local_airtable: LocalAirtable
+) -> None:
+    hostile = "@org/everyone <img src=x onerror=alert(1)> <!-- deliverables-bot:progress:x -->"
+    project = record(local_airtable, PROJECTS, name="Setup workshop hub")
+    deliverable = record(local_airtable, DELIVERABLES, url=issue_url(3))
+    assert local_airtable.base_id is not None
+    store = local_airtable.store
+    store.update_records(
+        local_airtable.base_id, PROJECTS, [{"id": project["id"], "fields": {"Name": hostile}}]
+    )
+    github.update_issue(OWNER, REPO, 3, title=hostile)
+    bot = await start_bot(github=github)
+    for number in (1, 2, 3):
+        await close(bot, github, number)
+    await bot.drain()
+    assert record(local_airtable, DELIVERABLES, url=issue_url(3))["id"] == deliverable["id"]
+    [comment] = announcements(github, COMPLETED)
+    body = comment["body"]
+    assert hostile not in body and "<img" not in body and "@org" not in body
+    assert body.count("<!--") == 1
