@@ -261,22 +261,53 @@ class Announcer:
                 transition.value,
             )
             return False
-        for comment in await own_comments(self.github, planned.target, installation_id):
-            found = parse_marker(str(comment.get("body") or ""))
-            if found is None or found[:2] != (transition, planned.project_id):
-                continue
-            if any_key or found[2] == planned.key:
-                log.info(
-                    "%s: Project %s %s: announced already (comment %s)",
-                    planned.target,
-                    planned.project_id,
-                    transition.value,
-                    comment.get("id"),
-                )
-                return False
+        if self._made(await self._same(planned, installation_id), planned, any_key):
+            return False
         await self.github.create_comment(planned.target, planned.body, installation_id)
         self.metrics.comments.labels(kind=f"project-{transition.value}").inc()
         log.info(
             "%s: Project %s %s; announced", planned.target, planned.project_id, transition.value
         )
+        await self._keep_the_first(planned, installation_id)
         return True
+
+    async def _same(self, planned: Announcement, installation_id: int | None) -> list[Any]:
+        """The bot's comments on the target announcing the same transition of the Project,
+        as ``(comment, key)``, oldest first."""
+        found = []
+        for comment in await own_comments(self.github, planned.target, installation_id):
+            parsed = parse_marker(str(comment.get("body") or ""))
+            if parsed is not None and parsed[:2] == (planned.transition, planned.project_id):
+                found.append((comment, parsed[2]))
+        return found
+
+    @staticmethod
+    def _made(same: list[Any], planned: Announcement, any_key: bool) -> bool:
+        for comment, key in same:
+            if any_key or key == planned.key:
+                log.info(
+                    "%s: Project %s %s: announced already (comment %s)",
+                    planned.target,
+                    planned.project_id,
+                    planned.transition.value,
+                    comment.get("id"),
+                )
+                return True
+        return False
+
+    async def _keep_the_first(self, planned: Announcement, installation_id: int | None) -> None:
+        """Two processes (``serve`` and an operator's ``sync``, two replicas) can each look,
+        find nothing and post. After posting, look again: every process keeps the oldest
+        comment with this marker and deletes the others, so exactly one stays."""
+        same = [c for c, key in await self._same(planned, installation_id) if key == planned.key]
+        for duplicate in sorted(same, key=lambda c: int(c["id"]))[1:]:
+            log.warning(
+                "%s: Project %s %s was announced twice at once; deleting comment %s",
+                planned.target,
+                planned.project_id,
+                planned.transition.value,
+                duplicate["id"],
+            )
+            await self.github.delete_comment(
+                planned.target.owner, planned.target.repo, int(duplicate["id"]), installation_id
+            )

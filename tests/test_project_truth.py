@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -251,3 +252,24 @@ async def test_names_reach_github_neutralised(
     body = comment["body"]
     assert hostile not in body and "<img" not in body and "@org" not in body
     assert body.count("<!--") == 1
+
+
+async def test_two_processes_completing_at_once_leave_one_comment(
+    start_bot: StartBot, github: GitHubStandIn, tmp_path: Path
+) -> None:
+    first = await start_bot(github=github)
+    second = await start_bot(github=github, data_dir=tmp_path / "second")
+    for number in (1, 2):
+        issue = github.close_issue(OWNER, REPO, number)
+        await first.deliver("issues", issues_event("closed", issue))
+    await first.drain()
+    issue = github.close_issue(OWNER, REPO, 3)
+    # The first POST is slow, so the other process looks before it lands and posts too.
+    github.delay(r"/issues/\d+/comments$", 0.5, times=1, method="POST")
+    await asyncio.gather(
+        first.deliver("issues", issues_event("closed", issue)),
+        second.deliver("issues", issues_event("closed", issue)),
+    )
+    await asyncio.gather(first.drain(), second.drain())
+    assert len(github.calls_matching("POST", r"/issues/\d+/comments$")) == 2  # both posted
+    assert len(announcements(github, COMPLETED)) == 1  # and one was taken back
