@@ -24,7 +24,9 @@ from bot.handlers import make_router
 from bot.journal import Journal
 from bot.linking import ProgressComments
 from bot.metrics import Metrics
+from bot.recovery import start_recovery
 from bot.renewal import RenewalSignal
+from bot.runtime import github_session
 from bot.server import MAX_BODY_BYTES, add_routes
 from bot.sync import Reconciler
 from bot.worker import Worker
@@ -67,7 +69,7 @@ def make_app(
     add_routes(app, journal=journal, worker=worker, metrics=metrics, secret=secret)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        async with aiohttp.ClientSession() as session:
+        async with github_session(config) as session:
             github: GitHubGateway
             if github_factory is not None:
                 github = github_factory(session)
@@ -88,9 +90,15 @@ def make_app(
             worker.dependencies.update(reconciler=reconciler, github=github, config=config)
             worker.bot_login = await github.bot_login()
             await worker.start()
+            recovery = start_recovery(
+                config, github, journal=journal, worker=worker, metrics=metrics
+            )
             try:
                 yield
             finally:
+                if recovery is not None:
+                    recovery.cancel()
+                    await asyncio.gather(recovery, return_exceptions=True)
                 if schedule is not None:
                     schedule.cancel()
                     await asyncio.gather(schedule, return_exceptions=True)

@@ -30,7 +30,17 @@ What it does, and the choices it makes where GitHub leaves room:
 * ``GET /repos/{o}/{r}/collaborators/{login}/permission`` answers 404 for a login that is no
   collaborator; pass ``non_collaborator_permission="read"`` to get the 200 ``read`` answer
   GitHub gives for public repositories instead.
+* A custom repository role (``set_permission(..., role_name="release-manager")``) is also
+  registered in the owner's organization, with the given permission as its ``base_role``;
+  ``GET /orgs/{org}/custom-repository-roles`` lists them, or answers 403 as GitHub does for
+  an App without the "Custom repository roles" organization permission when
+  ``gh.custom_roles_readable`` is False. Private repositories answer 404 for a
+  non-collaborator whatever ``non_collaborator_permission`` says.
 * ``POST .../sub_issues`` and ``DELETE .../sub_issue`` answer with the parent issue.
+* The App's webhook delivery log (``GET /app/hook/deliveries``, ``GET .../{id}``, ``POST
+  .../{id}/attempts``): ``send_delivery`` really POSTs a signed delivery to the URL set with
+  ``configure_hook`` and logs the outcome (``status_code`` 0, "failed to connect", while
+  nothing listens there); ``log_delivery`` logs an attempt without sending it.
 * Timestamps have GitHub's one-second resolution; ``updated_at`` strictly increases on
   every change so "newer wins" logic can be tested without sleeping.
 """
@@ -38,9 +48,13 @@ What it does, and the choices it makes where GitHub leaves room:
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import copy
 import dataclasses
 import datetime as dt
+import hashlib
+import hmac
 import itertools
 import json
 import math
@@ -49,6 +63,7 @@ import secrets
 import string
 import threading
 import time
+import uuid
 import zlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -57,6 +72,7 @@ from types import TracebackType
 from typing import Any, NamedTuple
 from urllib.parse import quote, urlencode
 
+import aiohttp
 import jwt
 from aiohttp import web
 from cryptography.hazmat.primitives import serialization
@@ -565,7 +581,7 @@ class _Repo:
     owner_type: str = "Organization"
     next_number: int = 1
     labels: dict[str, JsonDict] = field(default_factory=dict)
-    permissions: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    permissions: dict[str, tuple[str, str, str, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -666,6 +682,26 @@ def _validation_failed(resource: str, field_name: str, code: str = "invalid") ->
     )
 
 
+# GitHub refuses a comment body longer than this many characters (422).
+MAX_COMMENT_LENGTH = 65536
+
+
+def _check_comment_length(body: str) -> None:
+    if len(body) > MAX_COMMENT_LENGTH:
+        raise ApiError(
+            422,
+            "Validation Failed",
+            errors=[
+                {
+                    "resource": "IssueComment",
+                    "code": "custom",
+                    "field": "body",
+                    "message": f"body is too long (maximum is {MAX_COMMENT_LENGTH} characters)",
+                }
+            ],
+        )
+
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _JSON_BODY = web.RequestKey("json_body", object)
 
@@ -726,6 +762,9 @@ class GitHubStandIn:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stopping: asyncio.Event | None = None
+        self._init_hook_log()
+        self._custom_roles: dict[str, dict[str, JsonDict]] = {}
+        self.custom_roles_readable = True
 
     # ---- lifecycle ---------------------------------------------------------------
 
@@ -1273,7 +1312,10 @@ class GitHubStandIn:
         legacy, default_role = _ROLES[permission]
         with self._lock:
             record = self._repo(owner, repo, create=True)
-            record.permissions[login.lower()] = (login, legacy, role_name or default_role)
+            role = role_name or default_role
+            record.permissions[login.lower()] = (login, legacy, role, permission)
+            if role_name and role_name not in _ROLES:
+                self._add_custom_role(owner, role_name, permission)
 
     def remove_permission(self, owner: str, repo: str, login: str) -> None:
         """Remove a collaborator."""
@@ -1447,6 +1489,252 @@ class GitHubStandIn:
             "created_at": reaction.created_at,
         }
 
+    # ---- the App's webhook delivery log ------------------------------------------------
+    # https://docs.github.com/en/rest/apps/webhooks: GitHub logs every attempt to deliver a
+    # webhook to the App's URL. GET /app/hook/deliveries lists the log newest first (App JWT,
+    # per_page up to 100, pagination by an opaque `cursor` carried in the Link header's
+    # rel="next" and rel="prev" URLs); GET /app/hook/deliveries/{id} adds the url, the request
+    # (headers, payload) and the response (headers, payload); POST .../{id}/attempts redelivers
+    # (202), which logs a new attempt with the same guid and redelivery: true. State API:
+    # ``configure_hook`` (the App's webhook URL and secret), ``send_delivery`` (really POST a
+    # signed delivery to that URL and log what happened: connection refused while the bot is
+    # down), ``log_delivery`` (log an attempt without sending it), ``hook_deliveries``.
+
+    def _init_hook_log(self) -> None:
+        self._hook_url: str | None = None
+        self._hook_secret: str | None = None
+        self._hook_log: list[JsonDict] = []  # oldest first; each in the single-delivery form
+        self._hook_log_ids = itertools.count(12_000_000_001)
+        self._hook_sends: set[asyncio.Task[JsonDict]] = set()
+
+    def _add_hook_delivery_routes(self, add: Callable[..., Any]) -> None:
+        add("GET", "/app/hook/deliveries", self._list_hook_deliveries)
+        add("GET", "/app/hook/deliveries/{delivery_id}", self._get_hook_delivery)
+        add("POST", "/app/hook/deliveries/{delivery_id}/attempts", self._redeliver_hook_delivery)
+
+    def configure_hook(self, url: str | None, secret: str | None = None) -> None:
+        """Set the App's webhook URL (``None``: none) and the secret deliveries are signed with."""
+        with self._lock:
+            self._hook_url = url
+            self._hook_secret = secret
+
+    def log_delivery(
+        self,
+        event: str,
+        payload: Mapping[str, Any],
+        *,
+        action: str | _Unset | None = UNSET,
+        status_code: int = 0,
+        status: str | None = None,
+        guid: str | None = None,
+        redelivery: bool = False,
+        delivered_at: float | str | None = None,
+        duration: float = 0.0,
+        response_body: str = "",
+    ) -> JsonDict:
+        """Log that GitHub tried to deliver ``payload`` and what came of it (nothing is sent);
+        return the entry as ``GET /app/hook/deliveries`` lists it.
+
+        ``status_code`` 0 is GitHub's "no HTTP answer" (``status`` then defaults to "failed to
+        connect"); 2xx is ``OK``; anything else ``Invalid HTTP Response: N``. ``action``
+        defaults to the payload's. ``guid`` (the ``X-GitHub-Delivery``) defaults to a new one.
+        """
+        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        guid = guid or _new_guid()
+        with self._lock:
+            url, secret = self._hook_url, self._hook_secret
+        headers = _hook_request_headers(event, guid, body, secret, self.app_id)
+        if isinstance(action, _Unset):
+            action = payload.get("action") if isinstance(payload.get("action"), str) else None
+        return self._log_attempt(
+            event=event,
+            action=action,
+            payload=json.loads(body),
+            guid=guid,
+            redelivery=redelivery,
+            url=url or "",
+            request_headers=headers,
+            status_code=status_code,
+            status=status,
+            delivered_at=delivered_at,
+            duration=duration,
+            response_headers={"Content-Type": "application/json"} if status_code else {},
+            response_body=response_body,
+        )
+
+    def send_delivery(
+        self, event: str, payload: Mapping[str, Any], *, guid: str | None = None
+    ) -> concurrent.futures.Future[JsonDict]:
+        """POST a signed delivery to the App's webhook URL as GitHub does (10 s timeout), log
+        the attempt and its outcome, and resolve to the logged entry (list form).
+
+        Runs on the stand-in's own loop: from async code ``await asyncio.wrap_future(...)``,
+        from sync code ``.result()``.
+        """
+        if self._loop is None:
+            raise RuntimeError("GitHubStandIn is not started")
+        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        action = payload.get("action") if isinstance(payload.get("action"), str) else None
+        return asyncio.run_coroutine_threadsafe(
+            self._send_hook(event, action, body, guid or _new_guid(), redelivery=False),
+            self._loop,
+        )
+
+    def hook_deliveries(self) -> list[JsonDict]:
+        """The delivery log as ``GET /app/hook/deliveries`` lists it, newest first."""
+        with self._lock:
+            return [_hook_list_item(entry) for entry in reversed(self._hook_log)]
+
+    def _log_attempt(
+        self,
+        *,
+        event: str,
+        action: str | None,
+        payload: JsonDict,
+        guid: str,
+        redelivery: bool,
+        url: str,
+        request_headers: Mapping[str, str],
+        status_code: int,
+        status: str | None,
+        delivered_at: float | str | None,
+        duration: float,
+        response_headers: Mapping[str, str],
+        response_body: str,
+    ) -> JsonDict:
+        if status is None:
+            if 200 <= status_code < 300:
+                status = "OK"
+            elif status_code == 0:
+                status = "failed to connect"
+            else:
+                status = f"Invalid HTTP Response: {status_code}"
+        installation = payload.get("installation")
+        repository = payload.get("repository")
+        with self._lock:
+            entry: JsonDict = {
+                "id": next(self._hook_log_ids),
+                "guid": guid,
+                "delivered_at": timestamp(delivered_at),
+                "redelivery": redelivery,
+                "duration": round(duration, 2),
+                "status": status,
+                "status_code": status_code,
+                "event": event,
+                "action": action,
+                "installation_id": installation.get("id")
+                if isinstance(installation, dict)
+                else None,
+                "repository_id": repository.get("id") if isinstance(repository, dict) else None,
+                "throttled_at": None,
+                "url": url,
+                "request": {"headers": dict(request_headers), "payload": payload},
+                "response": {"headers": dict(response_headers), "payload": response_body},
+            }
+            self._hook_log.append(entry)
+            return _hook_list_item(entry)
+
+    async def _send_hook(
+        self, event: str, action: str | None, body: bytes, guid: str, *, redelivery: bool
+    ) -> JsonDict:
+        """Deliver ``body`` to the hook URL (on the stand-in's loop) and log the attempt."""
+        with self._lock:
+            url, secret = self._hook_url, self._hook_secret
+        headers = _hook_request_headers(event, guid, body, secret, self.app_id)
+        status_code, status, response_headers, response_body = 0, "failed to connect", {}, ""
+        started = time.monotonic()
+        if url:
+            try:
+                async with (
+                    aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
+                    session.post(url, data=body, headers=headers) as response,
+                ):
+                    status_code = response.status
+                    status = "OK" if 200 <= status_code < 300 else None
+                    response_headers = dict(response.headers)
+                    response_body = await response.text(errors="replace")
+            except TimeoutError:
+                status = "timed out"
+            except aiohttp.ClientConnectionError:
+                status = "failed to connect"
+        return self._log_attempt(
+            event=event,
+            action=action,
+            payload=json.loads(body),
+            guid=guid,
+            redelivery=redelivery,
+            url=url or "",
+            request_headers=headers,
+            status_code=status_code,
+            status=status,
+            delivered_at=None,
+            duration=time.monotonic() - started,
+            response_headers=response_headers,
+            response_body=response_body,
+        )
+
+    def _hook_entry(self, request: web.Request) -> JsonDict:
+        try:
+            wanted = int(request.match_info["delivery_id"])
+        except ValueError:
+            raise ApiError(404) from None
+        with self._lock:
+            for entry in self._hook_log:
+                if entry["id"] == wanted:
+                    return entry
+        raise ApiError(404)
+
+    async def _list_hook_deliveries(self, request: web.Request) -> web.Response:
+        self._require_jwt(request)
+        query = dict(request.query)
+        try:
+            per_page = min(100, max(1, int(query.get("per_page", "30"))))
+        except ValueError:
+            per_page = 30
+        with self._lock:
+            entries = list(reversed(self._hook_log))
+        if "redelivery" in query:
+            wanted = query["redelivery"].lower() == "true"
+            entries = [entry for entry in entries if entry["redelivery"] is wanted]
+        start = 0
+        if "cursor" in query:
+            # The cursor names the delivery a page starts at; GitHub's own are opaque too.
+            match = re.fullmatch(r"v1_(\d+)", query["cursor"])
+            ids = [entry["id"] for entry in entries]
+            if match is None or int(match[1]) not in ids:
+                raise ApiError(400, "Invalid cursor")
+            start = ids.index(int(match[1]))
+        page = entries[start : start + per_page]
+
+        def link(index: int, rel: str) -> str:
+            params = {**query, "per_page": str(per_page), "cursor": f"v1_{entries[index]['id']}"}
+            return f'<{self.url}{request.path}?{urlencode(params)}>; rel="{rel}"'
+
+        links = []
+        if start + per_page < len(entries):
+            links.append(link(start + per_page, "next"))
+        if start > 0:
+            links.append(link(max(0, start - per_page), "prev"))
+        headers = {"Link": ", ".join(links)} if links else None
+        return self._json([_hook_list_item(entry) for entry in page], headers=headers)
+
+    async def _get_hook_delivery(self, request: web.Request) -> web.Response:
+        self._require_jwt(request)
+        return self._json(copy.deepcopy(self._hook_entry(request)))
+
+    async def _redeliver_hook_delivery(self, request: web.Request) -> web.Response:
+        self._require_jwt(request)
+        entry = self._hook_entry(request)
+        body = json.dumps(
+            entry["request"]["payload"], separators=(",", ":"), ensure_ascii=False
+        ).encode("utf-8")
+        task = asyncio.create_task(
+            self._send_hook(entry["event"], entry["action"], body, entry["guid"], redelivery=True)
+        )
+        self._hook_sends.add(task)
+        task.add_done_callback(self._hook_sends.discard)
+        return self._json({}, status=202)
+
     # ---- internals: HTTP ------------------------------------------------------------
 
     def _make_app(self) -> web.Application:
@@ -1474,6 +1762,8 @@ class GitHubStandIn:
             add("DELETE", f"{prefix}/issues/{{number}}/sub_issue", self._delete_sub_issue)
             add("GET", f"{prefix}/issues/{{number}}/parent", self._get_parent)
             add("GET", f"{prefix}/collaborators/{{login}}/permission", self._get_permission)
+        self._add_custom_role_routes(add)
+        self._add_hook_delivery_routes(add)
         return app
 
     @web.middleware
@@ -1837,6 +2127,7 @@ class GitHubStandIn:
             raise _validation_failed("IssueComment", "body", "missing_field")
         if not isinstance(data["body"], str) or not data["body"]:
             raise _validation_failed("IssueComment", "body")
+        _check_comment_length(data["body"])
         with self._lock:
             if issue.locked:
                 raise ApiError(403, "Unable to create comment because issue is locked.")
@@ -1856,6 +2147,7 @@ class GitHubStandIn:
         data = request[_JSON_BODY]
         if not isinstance(data, dict) or not isinstance(data.get("body"), str):
             raise _validation_failed("IssueComment", "body", "missing_field")
+        _check_comment_length(data["body"])
         with self._lock:
             comment.body = data["body"]
             comment.updated_at = timestamp()
@@ -1904,18 +2196,19 @@ class GitHubStandIn:
         with self._lock:
             known = record.permissions.get(login.lower())
         if known is None:
-            if self.non_collaborator_permission is None:
+            if self.non_collaborator_permission is None or record.private:
                 raise ApiError(404)
             legacy, role = _ROLES[self.non_collaborator_permission]
-            known = (login, legacy, role)
-        name, legacy, role = known
+            known = (login, legacy, role, self.non_collaborator_permission)
+        name, legacy, role, base = known
         user = user_object(name, api_url=self.url)
+        # The hash says what the (base) role allows, for custom roles too.
         user["permissions"] = {
-            "admin": legacy == "admin",
-            "maintain": role in ("admin", "maintain"),
-            "push": legacy in ("admin", "write"),
-            "triage": role in ("admin", "maintain", "write", "triage"),
-            "pull": legacy != "none",
+            "admin": base == "admin",
+            "maintain": base in ("admin", "maintain"),
+            "push": base in ("admin", "maintain", "write"),
+            "triage": base in ("admin", "maintain", "write", "triage"),
+            "pull": base != "none",
         }
         user["role_name"] = role
         return self._json({"permission": legacy, "role_name": role, "user": user})
@@ -1969,3 +2262,93 @@ class GitHubStandIn:
             if issue.parent is None:
                 raise ApiError(404)
             return self._json(self._render_issue(issue.parent))
+
+    # ---- custom repository roles -------------------------------------------------------
+    # https://docs.github.com/en/rest/orgs/custom-roles: an organization's custom repository
+    # roles, each extending a base role (read, triage, write or maintain). Listing them needs
+    # the App's "Custom repository roles" (or "Administration") organization permission.
+
+    def _add_custom_role(self, org: str, name: str, base_role: str) -> JsonDict:
+        roles = self._custom_roles.setdefault(org.lower(), {})
+        if name.lower() not in roles:
+            role_id = stable_id("custom-role", org.lower(), name.lower(), base=10_000)
+            roles[name.lower()] = {
+                "id": role_id,
+                "name": name,
+                "description": f"{name} (extends {base_role})",
+                "base_role": base_role,
+                "permissions": [],
+                "organization": organization_object(org, api_url=self.url),
+                "created_at": FIXED_CREATED_AT,
+                "updated_at": FIXED_CREATED_AT,
+            }
+        return roles[name.lower()]
+
+    def add_custom_role(self, org: str, name: str, base_role: str) -> JsonDict:
+        """Define a custom repository role of ``org`` extending ``base_role``."""
+        if base_role not in ("read", "triage", "write", "maintain"):
+            raise ValueError(f"base_role must be read, triage, write or maintain: {base_role!r}")
+        with self._lock:
+            return dict(self._add_custom_role(org, name, base_role))
+
+    def _add_custom_role_routes(self, add: Callable[..., Any]) -> None:
+        add("GET", "/orgs/{org}/custom-repository-roles", self._list_custom_roles)
+        add("GET", "/orgs/{org}/custom-repository-roles/{role_id}", self._get_custom_role)
+
+    def _org_custom_roles(self, request: web.Request) -> list[JsonDict]:
+        self._require_token(request)
+        if not self.custom_roles_readable:
+            raise ApiError(403, "Resource not accessible by integration")
+        org = request.match_info["org"].lower()
+        with self._lock:
+            if org not in self._custom_roles and not any(o == org for o, _ in self._repos):
+                raise ApiError(404)
+            return [dict(r) for r in self._custom_roles.get(org, {}).values()]
+
+    async def _list_custom_roles(self, request: web.Request) -> web.Response:
+        roles = self._org_custom_roles(request)
+        return self._json({"total_count": len(roles), "custom_roles": roles})
+
+    async def _get_custom_role(self, request: web.Request) -> web.Response:
+        roles = self._org_custom_roles(request)
+        for role in roles:
+            if str(role["id"]) == request.match_info["role_id"]:
+                return self._json(role)
+        raise ApiError(404)
+
+
+# --------------------------------------------------------------------------------------
+# The App's webhook delivery log: helpers of the GitHubStandIn section of the same name.
+
+HOOKSHOT_USER_AGENT = "GitHub-Hookshot/8e4d3a7"
+HOOK_ID = 498_271_003
+
+
+def _new_guid() -> str:
+    return str(uuid.uuid4())
+
+
+def _hook_request_headers(
+    event: str, guid: str, body: bytes, secret: str | None, app_id: int
+) -> dict[str, str]:
+    """The headers GitHub sends with a delivery (and shows in its log), signed when it can."""
+    headers = {
+        "Accept": "*/*",
+        "Content-Type": "application/json",
+        "User-Agent": HOOKSHOT_USER_AGENT,
+        "X-GitHub-Delivery": guid,
+        "X-GitHub-Event": event,
+        "X-GitHub-Hook-ID": str(HOOK_ID),
+        "X-GitHub-Hook-Installation-Target-ID": str(app_id),
+        "X-GitHub-Hook-Installation-Target-Type": "integration",
+    }
+    if secret is not None:
+        key = secret.encode("utf-8")
+        headers["X-Hub-Signature"] = "sha1=" + hmac.new(key, body, hashlib.sha1).hexdigest()
+        headers["X-Hub-Signature-256"] = "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
+    return headers
+
+
+def _hook_list_item(entry: Mapping[str, Any]) -> JsonDict:
+    """A logged delivery as the list shows it: without url, request and response."""
+    return {k: v for k, v in entry.items() if k not in ("url", "request", "response")}

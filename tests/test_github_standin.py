@@ -440,6 +440,77 @@ async def test_non_collaborator_permission(api: GitHubAPI, github: GitHubStandIn
     assert (answer["permission"], answer["role_name"]) == ("read", "read")
 
 
+@pytest.mark.parametrize(
+    ("given", "flags"),
+    [
+        pytest.param("admin", {"admin", "maintain", "push", "triage", "pull"}, id="admin"),
+        pytest.param("maintain", {"maintain", "push", "triage", "pull"}, id="maintain"),
+        pytest.param("write", {"push", "triage", "pull"}, id="write"),
+        pytest.param("triage", {"triage", "pull"}, id="triage"),
+        pytest.param("read", {"pull"}, id="read"),
+    ],
+)
+@pytest.mark.parametrize("role_name", [None, "release-manager"], ids=["built-in", "custom"])
+async def test_permissions_hash_says_what_the_base_role_allows(
+    api: GitHubAPI, github: GitHubStandIn, given: str, flags: set[str], role_name: str | None
+) -> None:
+    """The ``user.permissions`` hash reflects the (base) role, for custom roles too."""
+    github.set_permission(OWNER, REPO, "alice", given, role_name)
+    answer = await api.getitem(f"/repos/{OWNER}/{REPO}/collaborators/alice/permission")
+    granted = {flag for flag, value in answer["user"]["permissions"].items() if value}
+    assert granted == flags
+
+
+async def test_custom_repository_roles(api: GitHubAPI, github: GitHubStandIn) -> None:
+    """A custom role given with set_permission is listed by its organization, with the role it
+    extends as ``base_role``; one role can be read by id; 403 without the App's permission."""
+    github.set_permission(OWNER, REPO, "alice", "triage", role_name="labeller")
+    github.add_custom_role(OWNER, "auditor", "read")
+    answer = await api.getitem(f"/orgs/{OWNER}/custom-repository-roles")
+    by_name = {role["name"]: role for role in answer["custom_roles"]}
+    assert answer["total_count"] == 2
+    assert {n: r["base_role"] for n, r in by_name.items()} == {
+        "labeller": "triage",
+        "auditor": "read",
+    }
+    one = await api.getitem(f"/orgs/{OWNER}/custom-repository-roles/{by_name['auditor']['id']}")
+    assert one["name"] == "auditor"
+    with pytest.raises(gidgethub.BadRequest) as unknown:
+        await api.getitem("/orgs/nobody-org/custom-repository-roles")
+    assert unknown.value.status_code == 404
+    github.custom_roles_readable = False
+    with pytest.raises(gidgethub.BadRequest) as refused:
+        await api.getitem(f"/orgs/{OWNER}/custom-repository-roles")
+    assert refused.value.status_code == 403
+
+
+async def test_private_repository_answers_404_for_non_collaborators(
+    api: GitHubAPI, github: GitHubStandIn
+) -> None:
+    github.non_collaborator_permission = "read"
+    github.add_repository(OWNER, "secret", private=True)
+    with pytest.raises(gidgethub.BadRequest) as missing:
+        await api.getitem(f"/repos/{OWNER}/secret/collaborators/mallory/permission")
+    assert missing.value.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("length", "accepted"),
+    [pytest.param(65536, True, id="at-the-limit"), pytest.param(65537, False, id="over")],
+)
+async def test_comment_bodies_are_limited_to_65536_characters(
+    api: GitHubAPI, length: int, accepted: bool
+) -> None:
+    url = f"/repos/{OWNER}/{REPO}/issues/1/comments"
+    if accepted:
+        posted = await api.post(url, data={"body": "x" * length})
+        assert len(posted["body"]) == length
+        return
+    with pytest.raises(gidgethub.BadRequest) as refused:
+        await api.post(url, data={"body": "x" * length})
+    assert refused.value.status_code == 422
+
+
 # ---- sub-issues --------------------------------------------------------------------------------
 
 
