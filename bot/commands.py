@@ -4,14 +4,17 @@ One table (:data:`COMMANDS`) says each command's words, argument, who may run it
 example; the parser and the help are both generated from it, so they cannot drift apart
 (Prow's plugin help is the model). A command is a line that starts with it, in any case,
 after at most three spaces; every command line of a comment counts, in order. Lines in a
-block quote (with its lazy continuation lines), in a fenced code block or in an indented
-code block are never commands (CommonMark: https://spec.commonmark.org/0.31.2/).
+block quote (with its lazy continuation lines), in a fenced or indented code block, in an
+HTML block or comment, or inside ``<pre>``, ``<code>`` or a code span are never commands:
+markdown-it-py, a CommonMark parser (https://spec.commonmark.org/0.31.2/), decides.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from markdown_it import MarkdownIt
 
 from bot.config import ROLES, CommandSettings
 from bot.markdown import code
@@ -34,7 +37,8 @@ class CommandSpec:
     group: str  # the CommandSettings attribute naming its first word
     verb: str
     argument: str  # "" (none), "<project>" (required) or "[<project>]" (optional)
-    role: str  # the CommandSettings attribute naming the least role: link_role or status_role
+    role: str  # the CommandSettings attribute naming the least role (link_role, status_role),
+    # or "" for a command anyone may run
     summary: str
     example: str = ""  # the example's argument
 
@@ -74,7 +78,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "status",
         "",
         "status_role",
-        "This deliverable's Status and its Project's progress.",
+        "This deliverable's Status and its Project's progress (deliverable titles and links "
+        "only for those who can read every repository the Project's issues are in).",
     ),
     CommandSpec(
         "project status",
@@ -82,8 +87,10 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "status",
         "[<project>]",
         "status_role",
-        "A Project's progress: done/total and every deliverable. Without a name: the Project "
-        "of this issue.",
+        "A Project's progress: done/total and every deliverable (titles and links only for "
+        "those who can read every repository the Project's issues are in). Without a name: "
+        "the Project of this issue. Close names are offered only from Projects with issues "
+        "in this repository.",
         "Setup workshop hub",
     ),
     CommandSpec(
@@ -101,7 +108,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "help",
         "help",
         "",
-        "status_role",
+        "",
         "This list of commands.",
     ),
 )
@@ -132,7 +139,7 @@ def word(spec: CommandSpec, settings: CommandSettings) -> str:
 
 def required_role(spec: CommandSpec, settings: CommandSettings) -> str:
     """The least repository role that may run the command."""
-    return str(getattr(settings, spec.role))
+    return str(getattr(settings, spec.role)) if spec.role else "none"
 
 
 def usage(spec: CommandSpec, settings: CommandSettings) -> str:
@@ -152,12 +159,21 @@ def who_may(role: str) -> str:
     return f"{role} access or more"
 
 
-def effective_role(role_name: str, permission: str) -> str:
-    """The role that counts: ``role_name`` when it is a built-in role, else the base
-    ``permission`` a custom role extends (unknown: ``none``)."""
+def is_custom_role(role_name: str) -> bool:
+    """Whether ``role_name`` (the permission endpoint's) names a custom repository role."""
+    return bool(role_name) and role_name.lower() not in ROLES
+
+
+def effective_role(role_name: str, permission: str, extends: str | None = None) -> str:
+    """The role that counts: ``role_name`` when it is a built-in role; for a custom role the
+    role it ``extends`` when known, else the legacy base ``permission`` (which maps triage
+    to read and maintain to write, so it never grants more); unknown: ``none``."""
     role_name = (role_name or "").lower()
     if role_name in ROLES:
         return role_name
+    extends = (extends or "").lower()
+    if extends in ROLES and extends != "none":
+        return extends
     permission = (permission or "").lower()
     return permission if permission in ROLES else "none"
 
@@ -196,42 +212,75 @@ def _indent_columns(line: str) -> int:
     return columns
 
 
-_FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-_QUOTE = re.compile(r"^ {0,3}>")
+# GitHub renders comments as GitHub Flavored Markdown: CommonMark plus tables (and inline
+# extensions that cannot change where a line starts). Raw HTML is on, as on GitHub.
+_MARKDOWN = MarkdownIt("commonmark").enable("table")
+_HTML_COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.DOTALL)
+_LITERAL_TAG = re.compile(r"<(/?)(pre|code)(?=[\s/>])[^>]*?(/?)>", re.IGNORECASE)
+_CANDIDATE = re.compile(r"^([ \t]*)/")
+
+
+def _literal_depth(html: str, depth: int) -> int:
+    """``depth`` (how many ``<pre>``/``<code>`` elements are open) after the raw ``html``;
+    tags inside HTML comments do not count."""
+    for closing, _, self_closing in _LITERAL_TAG.findall(_HTML_COMMENT.sub("", html)):
+        if closing:
+            depth = max(depth - 1, 0)
+        elif not self_closing:
+            depth += 1
+    return depth
 
 
 def _command_lines(body: str) -> list[str]:
-    """The lines of ``body`` that may hold a command: outside quotes and code blocks."""
-    lines: list[str] = []
-    fence: str | None = None
-    in_quote = False
-    for line in body.splitlines():
-        if fence is not None:
-            stripped = line.strip()
-            if (
-                _indent_columns(line) < 4
-                and stripped.startswith(fence)
-                and not stripped.strip(fence[0])
-            ):
-                fence = None
+    """The lines of ``body`` that may hold a command, in order: lines that start with ``/``
+    after at most three spaces, in a paragraph's (or heading's) text as GitHub renders it.
+
+    A CommonMark parser (markdown-it-py) decides the structure, so block quotes (and their
+    lazy continuation lines), fenced and indented code, HTML blocks and HTML comments are
+    never commands, nor is text inside a code span, an inline HTML comment or an open
+    ``<pre>`` or ``<code>`` element. To know where a line lands, each candidate line gets a
+    sentinel (letters and digits only, which no Markdown construct starts or ends with)
+    before its ``/``; a line is a command line when its sentinel ends up in plain text.
+    """
+    text = body.replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    sentinel = "Zdlvbot"
+    while sentinel.lower() in text.lower():
+        sentinel += "q"
+    marked: list[str] = []
+    candidates: dict[int, str] = {}
+    for number, line in enumerate(lines):
+        found = _CANDIDATE.match(line)
+        if found and _indent_columns(line) <= 3:
+            candidates[number] = line.strip()
+            indent = found.group(1)
+            line = f"{indent}{sentinel}{number}x{line[len(indent) :]}"
+        marked.append(line)
+    if not candidates:
+        return []
+    where = re.compile(rf"{sentinel}(\d+)x")
+    chosen: set[int] = set()
+    quotes = 0
+    depth = 0
+    parents: list[str] = []
+    for token in _MARKDOWN.parse("\n".join(marked)):
+        if token.nesting == 1:
+            parents.append(token.type)
+            quotes += token.type == "blockquote_open"
+        elif token.nesting == -1:
+            opened = parents.pop() if parents else ""
+            quotes -= opened == "blockquote_open"
+        if token.type == "html_block":
+            depth = _literal_depth(token.content, depth)
+        if token.type != "inline" or not token.children:
             continue
-        opening = _FENCE_OPEN.match(line)
-        if opening:
-            fence = opening.group(1)
-            in_quote = False
-            continue
-        if not line.strip():
-            in_quote = False
-            continue
-        if _QUOTE.match(line):
-            in_quote = True
-            continue
-        if in_quote:  # a lazy continuation line of the quote's paragraph
-            continue
-        if _indent_columns(line) >= 4:
-            continue
-        lines.append(line.strip())
-    return lines
+        in_text = not quotes and parents[-1:] in (["paragraph_open"], ["heading_open"])
+        for child in token.children:
+            if child.type in ("html_inline", "html_block"):
+                depth = _literal_depth(child.content, depth)
+            elif child.type == "text" and in_text and depth == 0:
+                chosen.update(int(n) for n in where.findall(child.content))
+    return [candidates[n] for n in sorted(chosen) if n in candidates]
 
 
 def parse(body: str, settings: CommandSettings) -> list[Command | Malformed]:

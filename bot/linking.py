@@ -12,14 +12,17 @@ from __future__ import annotations
 import difflib
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+import cachetools
+
 from bot.airtable import AirtableLane, Record, airtable_now
+from bot.announce import own_comments
 from bot.config import Config
-from bot.github import GitHubGateway
+from bot.github import GitHubGateway, IssueNotVisible
 from bot.issues import IssueRef, IssueState, issue_url_key, parse_issue_url
 from bot.markdown import plain
 from bot.progress import PROGRESS_MARKER, deliverable_lines, progress_comment
@@ -53,11 +56,18 @@ def _unquoted(query: str) -> str:
     return query
 
 
-def find_project(projects: Mapping[str, Record], query: str, name_field: str) -> ProjectMatch:
+def find_project(
+    projects: Mapping[str, Record],
+    query: str,
+    name_field: str,
+    *,
+    suggest_among: Collection[str] | None = None,
+) -> ProjectMatch:
     """The Project named ``query`` (exact, case-insensitive) or with record id ``query``.
 
     A name wrapped in one pair of quotes or backticks is also tried without them.
-    Unknown: the closest names (difflib). Several of the same name: the candidates.
+    Unknown: the closest names (difflib), only among the Projects whose ids are in
+    ``suggest_among`` when it is given. Several of the same name: the candidates.
     """
     query = query.strip()
     if RECORD_ID.match(query) and query in projects:
@@ -72,7 +82,8 @@ def find_project(projects: Mapping[str, Record], query: str, name_field: str) ->
         return ProjectMatch(matches[0])
     if matches:
         return ProjectMatch(None, candidates=sorted(matches, key=lambda r: r["id"]))
-    names = sorted({str(r["fields"].get(name_field) or "") for r in projects.values()} - {""})
+    offered = [r for r in projects.values() if suggest_among is None or r["id"] in suggest_among]
+    names = sorted({str(r["fields"].get(name_field) or "") for r in offered} - {""})
     folded = {name.casefold(): name for name in names}
     close = difflib.get_close_matches(
         _unquoted(query).casefold(), list(folded), n=MAX_SUGGESTIONS, cutoff=SUGGESTION_CUTOFF
@@ -161,10 +172,32 @@ class Linker:
         """Every Project by record id (the lane's cached snapshot)."""
         return await lane.table_records(self.config.tables.projects)
 
-    async def find(self, lane: AirtableLane, query: str) -> ProjectMatch:
-        """The Project a person named (see :func:`find_project`)."""
+    async def find(
+        self, lane: AirtableLane, query: str, *, near: IssueRef | None = None
+    ) -> ProjectMatch:
+        """The Project a person named (see :func:`find_project`). With ``near``, close names
+        are offered only from Projects with a deliverable or the tracking issue in ``near``'s
+        repository, so nobody learns of Projects elsewhere by guessing."""
         projects = await self.projects(lane)
-        return find_project(projects, query, self.config.fields.projects.name)
+        among: set[str] | None = None
+        if near is not None:
+            here = (near.owner.lower(), near.repo.lower())
+
+            def in_repo(url: object) -> bool:
+                ref = parse_issue_url(str(url or ""))
+                return ref is not None and (ref.owner.lower(), ref.repo.lower()) == here
+
+            names = self.config.fields
+            among = {
+                p["id"]
+                for p in projects.values()
+                if in_repo(p["fields"].get(names.projects.tracking_issue))
+            }
+            deliverables = await lane.table_records(self.config.tables.deliverables)
+            for record in deliverables.values():
+                if in_repo(record["fields"].get(names.deliverables.issue)):
+                    among.update(record["fields"].get(names.deliverables.project) or [])
+        return find_project(projects, query, self.config.fields.projects.name, suggest_among=among)
 
     async def warning(self, lane: AirtableLane, project: Record) -> str | None:
         """The Engagement warning for linking to ``project``, if any."""
@@ -185,7 +218,10 @@ class Linker:
         self, ref: IssueRef, installation_id: int | None, hint: IssueState | None
     ) -> IssueState | None:
         if self.github.can_read:
-            data = await self.github.get_issue(ref, installation_id)
+            try:
+                data = await self.github.get_issue(ref, installation_id)
+            except IssueNotVisible:
+                return hint
             if data is not None:
                 return IssueState.from_api(data, ref=parse_issue_url(data["html_url"]) or ref)
         return hint
@@ -298,12 +334,15 @@ class ProgressComments:
     """Keeps one progress comment on each Project's tracking issue, edited in place.
 
     Registered on ``Reconciler.project_listeners``, so it runs under the Project's lock after
-    every decision about the Project: two updates cannot both post the comment.
+    every decision about the Project: two updates cannot both post the comment. Level-
+    triggered: the comment is made to match the Project each time; the body last seen on
+    GitHub is remembered, so a decision that changes nothing costs no GitHub request.
     """
 
     def __init__(self, config: Config, github: GitHubGateway) -> None:
         self.config = config
         self.github = github
+        self._shown: cachetools.LRUCache[str, str] = cachetools.LRUCache(maxsize=10_000)
 
     async def __call__(self, update: ProjectUpdate) -> None:
         """Post or edit the progress comment of the updated Project's tracking issue."""
@@ -320,6 +359,9 @@ class ProgressComments:
             update.progress,
             self.config.statuses.deliverable.done,
         )
+        shown_key = f"{project_id} {tracking.key}"
+        if self._shown.get(shown_key) == body:
+            return
         marker = PROGRESS_MARKER.format(project_id=project_id)
         existing = await find_marked_comment(self.github, tracking, marker, update.installation_id)
         if existing is None:
@@ -330,19 +372,15 @@ class ProgressComments:
                 tracking.owner, tracking.repo, int(existing["id"]), body, update.installation_id
             )
             log.info("%s: progress comment of Project %s edited", tracking, project_id)
-
-
-def _by_a_bot(comment: Mapping[str, Any]) -> bool:
-    user = comment.get("user") or {}
-    return user.get("type") == "Bot" or str(user.get("login", "")).endswith("[bot]")
+        self._shown[shown_key] = body
 
 
 async def find_marked_comment(
     github: GitHubGateway, ref: IssueRef, marker: str, installation_id: int | None
 ) -> dict[str, Any] | None:
-    """The bot's comment on ``ref`` carrying ``marker``, if any (a person quoting the
-    marker does not count)."""
-    for comment in await github.list_comments(ref, installation_id):
-        if marker in str(comment.get("body") or "") and _by_a_bot(comment):
+    """The bot's own comment on ``ref`` that starts with ``marker``, if any (a person
+    quoting the marker, or a comment that only contains it, does not count)."""
+    for comment in await own_comments(github, ref, installation_id):
+        if str(comment.get("body") or "").lstrip().startswith(marker):
             return comment
     return None

@@ -5,7 +5,8 @@ GitHub renders comments as GitHub Flavored Markdown with a subset of HTML, links
 Text from users (command arguments, project and issue names) goes back out either as
 inline code (:func:`code`) or as escaped plain text (:func:`plain`). In both, every ``@``
 is followed by a zero-width joiner so no mention is ever formed, even where GitHub would
-render the text literally.
+render the text literally, and no ``<!--`` survives, so echoed text can never carry the
+hidden marker (``<!-- deliverables-bot:... -->``) the bot finds its own comments by.
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ _BACKTICK_RUNS = re.compile(r"`+")
 
 
 def _defuse_mentions(text: str) -> str:
-    return text.replace("@", "@" + ZERO_WIDTH_JOINER)
+    # An HTML comment opener is broken too: inside a code span it renders the same.
+    return text.replace("@", "@" + ZERO_WIDTH_JOINER).replace(
+        "<!--", "<" + ZERO_WIDTH_JOINER + "!--"
+    )
 
 
 def _one_line(text: str) -> str:

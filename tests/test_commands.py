@@ -86,6 +86,36 @@ def parsed(body: str, settings: CommandSettings = SETTINGS) -> list[tuple[str, s
         ),
         pytest.param("    /deliverable unlink", [], id="indented-code"),
         pytest.param("\t/deliverable unlink", [], id="tab-indented-code"),
+        pytest.param("<pre>\n/deliverable unlink\n</pre>", [], id="pre-block"),
+        pytest.param("<pre>\n\n/deliverable unlink\n\n</pre>", [], id="pre-with-blank-lines"),
+        pytest.param("see <pre>\n/deliverable unlink\n</pre>", [], id="pre-inline"),
+        pytest.param("<code>\n\n/deliverable unlink\n\n</code>", [], id="code-element"),
+        pytest.param("x <code>a\n/deliverable unlink</code>", [], id="code-inline"),
+        pytest.param("<!--\n/deliverable unlink\n-->", [], id="html-comment"),
+        pytest.param("<!--\n\n/deliverable unlink\n\n-->", [], id="html-comment-blank-lines"),
+        pytest.param("x <!-- a\n/deliverable unlink -->", [], id="inline-html-comment"),
+        pytest.param("x `a\n/deliverable unlink`", [], id="code-span"),
+        pytest.param("<div>\n/deliverable unlink\n</div>", [], id="html-block"),
+        pytest.param(
+            "<pre>x</pre>\n\n/deliverable unlink", [("deliverable unlink", "")], id="after-pre"
+        ),
+        pytest.param(
+            "<!-- note -->\n/deliverable unlink",
+            [("deliverable unlink", "")],
+            id="after-html-comment",
+        ),
+        pytest.param(
+            "<!-- <pre> -->\n\n/deliverable unlink",
+            [("deliverable unlink", "")],
+            id="pre-inside-a-comment-opens-nothing",
+        ),
+        pytest.param(
+            "<details>\n<summary>Why</summary>\n\n/deliverable unlink\n\n</details>",
+            [("deliverable unlink", "")],
+            id="inside-details",
+        ),
+        pytest.param("- a\n  /deliverable unlink", [("deliverable unlink", "")], id="list-item"),
+        pytest.param("text\n    /deliverable unlink", [], id="four-spaces-in-paragraph"),
         pytest.param("/deliverable", ["malformed: /deliverable"], id="no-subcommand"),
         pytest.param("/deliverable frob", ["malformed: /deliverable frob"], id="unknown-verb"),
         pytest.param("/deliverable link", ["malformed: /deliverable link"], id="missing-project"),
@@ -130,6 +160,22 @@ def test_effective_role(role_name: str, permission: str, expected: str) -> None:
     assert effective_role(role_name, permission) == expected
 
 
+@pytest.mark.parametrize(
+    ("role_name", "permission", "extends", "expected"),
+    [
+        pytest.param("labeller", "read", "triage", "triage", id="custom-on-triage"),
+        pytest.param("lead", "write", "maintain", "maintain", id="custom-on-maintain"),
+        pytest.param("labeller", "read", None, "read", id="custom-base-unknown"),
+        pytest.param("labeller", "read", "none", "read", id="custom-base-none"),
+        pytest.param("triage", "read", "admin", "triage", id="built-in-ignores-extends"),
+    ],
+)
+def test_effective_role_of_a_custom_role(
+    role_name: str, permission: str, extends: str | None, expected: str
+) -> None:
+    assert effective_role(role_name, permission, extends) == expected
+
+
 def test_role_order() -> None:
     for i, role in enumerate(ROLES):
         for j, needed in enumerate(ROLES):
@@ -144,6 +190,7 @@ def test_help_lists_every_command_with_who_and_example() -> None:
         assert example(spec, SETTINGS) in text
     assert "anyone" in text
     assert "triage access or more" in text
+    assert "read access or more" in text
 
 
 # -- properties -----------------------------------------------------------------------------

@@ -9,10 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
+from markdown_it import MarkdownIt
 
 from bot.airtable_local.thread import LocalAirtable
-from bot.commands import help_text
+from bot.commands import help_text, role_allows
 from bot.config import CommandSettings
+from bot.handlers.comment_events import MAX_COMMENT_LENGTH, fit_reply
 from bot.markdown import ZERO_WIDTH_JOINER
 from tests.bot_fixtures import StartBot, issue_url
 from tests.commenting import (
@@ -45,11 +47,11 @@ def issues(github: GitHubStandIn) -> GitHubStandIn:
 
 @dataclass(frozen=True)
 class Case:
-    """One command in the matrix: where it is said, whether it needs triage, its effect."""
+    """One command in the matrix: where it is said, the least role it needs, its effect."""
 
     number: int
     body: str
-    needs_triage: bool
+    needs: str
     took_effect: Callable[[LocalAirtable, list[str]], bool]
 
 
@@ -69,33 +71,48 @@ def _tracking_5(at: LocalAirtable, said: list[str]) -> bool:
 
 
 CASES = {
-    "deliverable-link": Case(4, f"/deliverable link {DEMO}", True, _linked_4),
-    "deliverable-unlink": Case(3, "/deliverable unlink", True, _unlinked_3),
+    "deliverable-link": Case(4, f"/deliverable link {DEMO}", "triage", _linked_4),
+    "deliverable-unlink": Case(3, "/deliverable unlink", "triage", _unlinked_3),
     "deliverable-status": Case(
-        1, "/deliverable status", False, lambda at, said: "**In progress**" in said[-1]
+        1, "/deliverable status", "read", lambda at, said: "**In progress**" in said[-1]
     ),
     "project-status": Case(
-        4, f"/project status {DEMO}", False, lambda at, said: "0/3 deliverables done" in said[-1]
+        4, f"/project status {DEMO}", "read", lambda at, said: "0/3 deliverables done" in said[-1]
     ),
-    "project-link": Case(5, f"/project link {DEMO}", True, _tracking_5),
-    "help": Case(4, "/deliverables help", False, lambda at, said: "`/project link" in said[-1]),
+    "project-link": Case(5, f"/project link {DEMO}", "triage", _tracking_5),
+    "help": Case(4, "/deliverables help", "none", lambda at, said: "`/project link" in said[-1]),
 }
 
-# (how alice's access is set up, whether she holds triage or more)
-ROLE_SETUPS: dict[str, tuple[Callable[[GitHubStandIn], None], bool]] = {
-    "none": (lambda gh: None, False),
-    "read": (lambda gh: gh.set_permission(OWNER, REPO, "alice", "read"), False),
-    "triage": (lambda gh: gh.set_permission(OWNER, REPO, "alice", "triage"), True),
-    "write": (lambda gh: gh.set_permission(OWNER, REPO, "alice", "write"), True),
-    "maintain": (lambda gh: gh.set_permission(OWNER, REPO, "alice", "maintain"), True),
-    "admin": (lambda gh: gh.set_permission(OWNER, REPO, "alice", "admin"), True),
+
+def _custom_role_without_org_access(gh: GitHubStandIn) -> None:
+    gh.set_permission(OWNER, REPO, "alice", "triage", role_name="labeller")
+    gh.custom_roles_readable = False  # the App lacks "Custom repository roles": the hash says
+
+
+# (how alice's access is set up, the role she holds; None: it cannot be known)
+ROLE_SETUPS: dict[str, tuple[Callable[[GitHubStandIn], None], str | None]] = {
+    "none": (lambda gh: None, "none"),
+    "read": (lambda gh: gh.set_permission(OWNER, REPO, "alice", "read"), "read"),
+    "triage": (lambda gh: gh.set_permission(OWNER, REPO, "alice", "triage"), "triage"),
+    "write": (lambda gh: gh.set_permission(OWNER, REPO, "alice", "write"), "write"),
+    "maintain": (lambda gh: gh.set_permission(OWNER, REPO, "alice", "maintain"), "maintain"),
+    "admin": (lambda gh: gh.set_permission(OWNER, REPO, "alice", "admin"), "admin"),
     "custom-role-on-write": (
         lambda gh: gh.set_permission(OWNER, REPO, "alice", "write", role_name="release-manager"),
-        True,
+        "write",
+    ),
+    "custom-role-on-triage": (
+        lambda gh: gh.set_permission(OWNER, REPO, "alice", "triage", role_name="labeller"),
+        "triage",
+    ),
+    "custom-role-on-triage-org-roles-unreadable": (_custom_role_without_org_access, "triage"),
+    "custom-role-on-read": (
+        lambda gh: gh.set_permission(OWNER, REPO, "alice", "read", role_name="auditor"),
+        "read",
     ),
     "lookup-fails": (
         lambda gh: gh.inject(r"/collaborators/alice/permission$", 502, times=None),
-        False,
+        None,
     ),
 }
 
@@ -104,13 +121,13 @@ ROLE_SETUPS: dict[str, tuple[Callable[[GitHubStandIn], None], bool]] = {
 async def test_permission_matrix(
     start_bot: StartBot, issues: GitHubStandIn, local_airtable: LocalAirtable, role: str
 ) -> None:
-    setup, holds_triage = ROLE_SETUPS[role]
+    setup, held = ROLE_SETUPS[role]
     setup(issues)
     bot = await start_bot(github=issues)
     for name, case in CASES.items():
         posted = await comment(bot, issues, case.number, case.body)
         said = replies(issues, case.number)
-        allowed = holds_triage or not case.needs_triage
+        allowed = case.needs == "none" or (held is not None and role_allows(held, case.needs))
         assert case.took_effect(local_airtable, said) is allowed, (role, name)
         assert reactions(issues, posted) == ({"+1"} if allowed else {"confused"}), (role, name)
         if not allowed:
@@ -119,7 +136,7 @@ async def test_permission_matrix(
             if role == "lookup-fails":
                 assert "could not check your permission" in said[-1]
             else:
-                assert "needs triage access or more" in said[-1]
+                assert f"needs {case.needs} access or more" in said[-1]
 
 
 async def test_without_credentials_the_lookup_fails_and_refuses(
@@ -353,6 +370,11 @@ async def test_echoed_text_is_neutralised(start_bot: StartBot, triager: GitHubSt
         pytest.param("```\n/deliverable unlink\n```", id="fenced"),
         pytest.param("    /deliverable unlink", id="indented"),
         pytest.param("Shall we /deliverable unlink?", id="mid-line"),
+        pytest.param("<pre>\n/deliverable unlink\n</pre>", id="pre"),
+        pytest.param("<pre>\n\n/deliverable unlink\n\n</pre>", id="pre-blank-lines"),
+        pytest.param("Run <code>\n/deliverable unlink\n</code>", id="code-element"),
+        pytest.param("<!--\n/deliverable unlink\n-->", id="html-comment"),
+        pytest.param("Done <!--\n/deliverable unlink -->", id="inline-html-comment"),
     ],
 )
 async def test_lines_that_are_not_commands_do_nothing(
@@ -402,3 +424,161 @@ async def test_an_owner_without_a_base_is_told_so(
     assert reactions(triager, posted) == {"confused"}
     [said] = replies(triager, 4)
     assert said.count("no Airtable base serves `example-org`") == 2
+
+
+# -- replies cut to fit GitHub's limit -------------------------------------------------------
+
+LONG_NAME = "no such hub <img src=x onerror=alert(1)> @org/everyone " + "z" * 120
+
+
+async def test_a_reply_over_the_limit_is_cut_and_says_so(
+    start_bot: StartBot, triager: GitHubStandIn
+) -> None:
+    # 300 command lines, each answered at length: the whole reply would be ~170,000
+    # characters, and the stand-in, like GitHub, refuses a body over 65,536 (422).
+    bot = await start_bot(github=triager)
+    body = "\n".join(f"/deliverable link {LONG_NAME} {n}" for n in range(300))
+    posted = await comment(bot, triager, 4, body)
+    [said] = replies(triager, 4)
+    assert len(said) <= MAX_COMMENT_LENGTH
+    assert said.startswith("@alice")
+    assert "This reply was cut to fit GitHub's limit of 65,536 characters" in said
+    assert "more commands" in said
+    assert f"{LONG_NAME} 0" in said.replace(ZERO_WIDTH_JOINER, "")
+    assert reactions(triager, posted) == {"confused"}
+    # Cut between lines: no code span is left open, so no echoed text became markup.
+    tokens = MarkdownIt("commonmark").parse(said)
+    assert not any(t.type == "html_block" for t in tokens)
+    assert not any(c.type == "html_inline" for t in tokens if t.children for c in t.children)
+
+
+@pytest.mark.parametrize(
+    ("answers", "limit", "kept", "note"),
+    [
+        pytest.param(["a" * 10, "b" * 10], 1000, 2, None, id="fits"),
+        pytest.param(
+            ["a" * 300, "b" * 300, "c" * 300],
+            800,
+            1,
+            "the answers to 2 more commands",
+            id="cut-between-answers",
+        ),
+        pytest.param(
+            ["\n".join(["x" * 50] * 40)],
+            1000,
+            1,
+            "the rest of the last answer",
+            id="cut-inside-an-answer",
+        ),
+    ],
+)
+def test_fit_reply(answers: list[str], limit: int, kept: int, note: str | None) -> None:
+    reply = fit_reply("alice", answers, limit)
+    assert len(reply) <= limit
+    assert reply.startswith("@alice\n\n")
+    if note is None:
+        assert "was cut" not in reply
+        assert all(a in reply for a in answers)
+    else:
+        assert note in reply and "was cut" in reply
+        assert answers[0][:50] in reply
+        assert sum(a in reply for a in answers) == (kept if len(answers) > 1 else 0)
+
+
+# -- status only for those who may see it ----------------------------------------------------
+
+SECRET_REPO = "secret-plans"
+SECRET = "Acquisition of Initech"
+SECRET_TITLE = "Draft the Initech term sheet"
+
+
+@pytest.fixture
+def secret_project(issues: GitHubStandIn, local_airtable: LocalAirtable) -> str:
+    """example-org/infrastructure is public (anyone reads it); example-org/secret-plans is
+    private, and its issue #1 is the only deliverable of the Project SECRET."""
+    issues.non_collaborator_permission = "read"
+    issues.add_repository(OWNER, SECRET_REPO, private=True)
+    issues.add_issue(OWNER, SECRET_REPO, 1, title=SECRET_TITLE)
+    project = add_project(local_airtable, SECRET)
+    local_airtable.table("Project Deliverables").create(
+        {
+            "Name": SECRET_TITLE,
+            "GitHub Issue": issue_url(1, repo=SECRET_REPO),
+            "Project": [project],
+            "Status": "Todo",
+        }
+    )
+    return project
+
+
+@dataclass(frozen=True)
+class Asker:
+    """Who asks about the secret Project, and what they should see."""
+
+    login: str
+    secret_access: str | None  # their role on the private repository (None: no access)
+    sees_details: bool
+
+
+ASKERS = {
+    "non-collaborator": Asker("mallory", None, False),
+    "reader-of-both": Asker("rita", "read", True),
+    "triager-of-both": Asker("tom", "triage", True),
+}
+
+
+@pytest.mark.parametrize("asker", list(ASKERS))
+async def test_project_details_only_for_readers_of_every_repository(
+    start_bot: StartBot, issues: GitHubStandIn, secret_project: str, asker: str
+) -> None:
+    who = ASKERS[asker]
+    if who.secret_access:
+        issues.set_permission(OWNER, SECRET_REPO, who.login, who.secret_access)
+    bot = await start_bot(github=issues)
+    posted = await comment(bot, issues, 4, f"/project status {SECRET}", user=who.login)
+    said = replies(issues, 4)[-1]
+    assert reactions(issues, posted) == {"+1"}
+    assert "0/1 deliverables done" in said
+    assert (SECRET_TITLE in said) is who.sees_details
+    assert (issue_url(1, repo=SECRET_REPO) in said) is who.sees_details
+    assert ("shown only to people who can read every repository" in said) is (not who.sees_details)
+
+
+async def test_status_needs_read_on_the_repository(
+    start_bot: StartBot, issues: GitHubStandIn, secret_project: str
+) -> None:
+    # mallory cannot read the private repository, so she may not ask there at all.
+    bot = await start_bot(github=issues)
+    issues.add_issue(OWNER, SECRET_REPO, 2, title="Another")
+    posted = issues.add_comment(OWNER, SECRET_REPO, 2, "/deliverable status", user="mallory")
+    payload = issue_comment_event("created", issues.issue(OWNER, SECRET_REPO, 2), posted)
+    await bot.deliver("issue_comment", payload)
+    await bot.drain()
+    assert reactions(issues, posted) == {"confused"}
+    [said] = [c["body"] for c in issues.comments(OWNER, SECRET_REPO, 2)[1:]]
+    assert "needs read access or more" in said
+
+
+@pytest.mark.parametrize(
+    ("query", "offered", "withheld"),
+    [
+        pytest.param("Acquisition of Initec", [], [SECRET], id="project-elsewhere-not-offered"),
+        pytest.param("Setup workshop hubb", [DEMO], [SECRET], id="project-here-offered"),
+    ],
+)
+async def test_suggestions_only_among_projects_of_this_repository(
+    start_bot: StartBot,
+    issues: GitHubStandIn,
+    secret_project: str,
+    query: str,
+    offered: list[str],
+    withheld: list[str],
+) -> None:
+    bot = await start_bot(github=issues)
+    await comment(bot, issues, 4, f"/project status {query}", user="mallory")
+    said = replies(issues, 4)[-1]
+    assert "no Project is named" in said
+    for name in offered:
+        assert f"`{name}`" in said
+    for name in withheld:
+        assert name not in said.replace(f"`{query}`", "")

@@ -3,16 +3,22 @@ when there is something to say, one reply.
 
 Only ``created`` comments count (an edit or deletion runs nothing), and none written by a
 bot. Every command line of the comment runs, in order, each after its own permission check
-(the collaborator permission endpoint; a lookup that fails refuses). The comment gets ``+1``
-when a command succeeded and ``confused`` when one did not; the reply mentions the author,
-quotes each command that has an answer, and says what happened and what to do next.
+(the collaborator permission endpoint, a custom role counting as the role it extends; a
+lookup that fails refuses). The comment gets ``+1`` when a command succeeded and
+``confused`` when one did not; the reply mentions the author, quotes each command that has
+an answer, and says what happened and what to do next, cut at an answer's line to fit
+GitHub's limit on a comment's length and saying so.
+
+A Project's progress lists deliverable titles and issue links only to someone who can read
+every repository those issues are in; anyone else sees the counts. Every text from people
+or from Airtable goes out through :func:`bot.markdown.plain` or :func:`bot.markdown.code`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gidgethub import sansio
@@ -24,6 +30,7 @@ from bot.commands import (
     Malformed,
     effective_role,
     help_text,
+    is_custom_role,
     parse,
     required_role,
     role_allows,
@@ -35,7 +42,7 @@ from bot.github import GitHubGateway
 from bot.issues import IssueRef, IssueState, parse_issue_url
 from bot.linking import Linker, ProjectMatch
 from bot.markdown import code, plain
-from bot.progress import deliverable_lines, progress_text
+from bot.progress import deliverable_lines, progress_text, summary
 from bot.sync import Reconciler
 
 log = logging.getLogger(__name__)
@@ -43,6 +50,18 @@ log = logging.getLogger(__name__)
 router = Router()
 
 REPLY = "@{author}\n\n{answers}\n"
+# A longer command line is quoted only up to here.
+MAX_QUOTED_LINE = 300
+# GitHub refuses a comment body longer than this (422 "body is too long").
+MAX_COMMENT_LENGTH = 65536
+REPLY_CUT = (
+    "_This reply was cut to fit GitHub's limit of {limit:,} characters for a comment: "
+    "{what} not shown. Put fewer commands in one comment to see every answer._"
+)
+COUNTS_ONLY = (
+    "_Deliverable titles and links are shown only to people who can read every repository "
+    "this Project's issues are in._"
+)
 ANSWER = "> {command}\n\n{text}"
 HELP = "Commands of deliverables-bot (one per line, at the start of the line):\n\n{table}"
 MALFORMED = "I did not run it: {problem}. Usage: {usages}. `/{help_word} help` lists every command."
@@ -121,24 +140,63 @@ class _Context:
     installation_id: int | None
     _role: str | None = None
     _role_failed: bool = False
+    _readable: dict[tuple[str, str], bool] = field(default_factory=dict)
 
     async def role(self) -> str | None:
-        """The author's effective role (looked up once); None when the lookup failed."""
+        """The author's effective role here (looked up once); None when the lookup failed."""
         if self._role is None and not self._role_failed:
             try:
-                answer = await self.github.permission(
-                    self.ref.owner, self.ref.repo, self.author, self.installation_id
-                )
+                self._role = await self._resolve_role()
             except Exception:
                 log.warning(
                     "%s: permission lookup for %s failed", self.ref, self.author, exc_info=True
                 )
                 self._role_failed = True
-            else:
-                self._role = effective_role(
-                    answer.get("role_name", ""), answer.get("permission", "")
-                )
         return self._role
+
+    async def _resolve_role(self) -> str:
+        """The permission endpoint's answer, a custom role resolved to the role it extends:
+        the organization's own definition (``base_role``) when the App may read it, else the
+        answer's ``permissions`` hash, else its legacy ``permission``."""
+        owner, repo = self.ref.owner, self.ref.repo
+        answer = await self.github.permission(owner, repo, self.author, self.installation_id)
+        role_name = answer.get("role_name", "")
+        extends: str | None = None
+        if is_custom_role(role_name):
+            try:
+                extends = await self.github.custom_role_base(owner, role_name, self.installation_id)
+            except Exception as exc:
+                log.warning("%s: custom role %r not read: %s", self.ref, role_name, exc)
+            extends = extends or answer.get("granted")
+        return effective_role(role_name, answer.get("permission", ""), extends)
+
+    async def can_read(self, owner: str, repo: str) -> bool:
+        """Whether the author may read ``owner/repo`` (looked up once per repository; a
+        repository the App cannot see, or a failed lookup, counts as not readable)."""
+        key = (owner.lower(), repo.lower())
+        if key not in self._readable:
+            if key == (self.ref.owner.lower(), self.ref.repo.lower()):
+                role = await self.role()
+            else:
+                try:
+                    answer = await self.github.permission(
+                        owner, repo, self.author, self.installation_id
+                    )
+                except Exception as exc:
+                    log.warning(
+                        "%s: read access of %s to %s/%s unknown: %s",
+                        self.ref,
+                        self.author,
+                        owner,
+                        repo,
+                        exc,
+                    )
+                    role = None
+                else:
+                    # Every custom role extends read at least: its base permission says so.
+                    role = effective_role(answer.get("role_name", ""), answer.get("permission", ""))
+            self._readable[key] = role is not None and role_allows(role, "read")
+        return self._readable[key]
 
 
 def _is_bot(user: Any) -> bool:
@@ -170,21 +228,39 @@ def _not_found(match: ProjectMatch, name: str, config: Config) -> Answer:
     return Answer(False, UNKNOWN_PROJECT_NOTHING_CLOSE.format(name=code(name)))
 
 
+async def _may_see_details(ctx: _Context, deliverables: list[Record]) -> bool:
+    """Whether the author can read every repository the deliverables' issues are in (an
+    issue URL that is not a GitHub issue's counts as a repository nobody can read)."""
+    repos: set[tuple[str, str]] = set()
+    for record in deliverables:
+        url = str(record["fields"].get(ctx.config.fields.deliverables.issue) or "")
+        if not url:
+            continue
+        ref = parse_issue_url(url)
+        if ref is None:
+            return False
+        repos.add((ref.owner, ref.repo))
+    for owner, repo in sorted(repos):
+        if not await ctx.can_read(owner, repo):
+            return False
+    return True
+
+
 async def _project_progress(ctx: _Context, project: Record) -> str:
     config = ctx.config
     deliverables = await ctx.lane.project_deliverables(project["id"])
     names = config.fields.deliverables
     counts = progress((d["fields"].get(names.status) for d in deliverables), config.statuses)
+    name = str(project["fields"].get(config.fields.projects.name) or project["id"])
+    if not await _may_see_details(ctx, deliverables):
+        return f"{summary(name, counts)}\n\n{COUNTS_ONLY}"
     return progress_text(
-        str(project["fields"].get(config.fields.projects.name) or project["id"]),
-        deliverable_lines(deliverables, names),
-        counts,
-        config.statuses.deliverable.done,
+        name, deliverable_lines(deliverables, names), counts, config.statuses.deliverable.done
     )
 
 
 async def _deliverable_link(ctx: _Context, command: Command) -> Answer:
-    match = await ctx.linker.find(ctx.lane, command.argument)
+    match = await ctx.linker.find(ctx.lane, command.argument, near=ctx.ref)
     if match.project is None:
         return _not_found(match, command.argument, ctx.config)
     project = match.project
@@ -193,7 +269,7 @@ async def _deliverable_link(ctx: _Context, command: Command) -> Answer:
     )
     warning = await ctx.linker.warning(ctx.lane, project)
     if warning:
-        name = project["fields"].get(ctx.config.fields.projects.name) or project["id"]
+        name = str(project["fields"].get(ctx.config.fields.projects.name) or project["id"])
         return Answer(True, LINKED_WITH_WARNING.format(project=plain(name), warning=warning))
     return Answer(True)
 
@@ -226,7 +302,7 @@ async def _project_status(ctx: _Context, command: Command) -> Answer:
     config = ctx.config
     project: Record | None
     if command.argument:
-        match = await ctx.linker.find(ctx.lane, command.argument)
+        match = await ctx.linker.find(ctx.lane, command.argument, near=ctx.ref)
         if match.project is None:
             return _not_found(match, command.argument, config)
         project = match.project
@@ -242,14 +318,14 @@ async def _project_status(ctx: _Context, command: Command) -> Answer:
 
 
 async def _project_link(ctx: _Context, command: Command) -> Answer:
-    match = await ctx.linker.find(ctx.lane, command.argument)
+    match = await ctx.linker.find(ctx.lane, command.argument, near=ctx.ref)
     if match.project is None:
         return _not_found(match, command.argument, ctx.config)
     project = match.project
     await ctx.linker.track(ctx.lane, ctx.ref, project, installation_id=ctx.installation_id)
     warning = await ctx.linker.warning(ctx.lane, project)
     if warning:
-        name = project["fields"].get(ctx.config.fields.projects.name) or project["id"]
+        name = str(project["fields"].get(ctx.config.fields.projects.name) or project["id"])
         return Answer(True, TRACKING_WITH_WARNING.format(project=plain(name), warning=warning))
     return Answer(True)
 
@@ -366,7 +442,64 @@ async def _answer(
             await github.add_reaction(
                 ref.owner, ref.repo, int(comment_id), "confused", installation_id
             )
-    said = [ANSWER.format(command=code(line), text=a.text) for line, a in answers if a.text]
+    said = [ANSWER.format(command=_quoted(line), text=a.text) for line, a in answers if a.text]
     if said:
-        body = REPLY.format(author=author, answers="\n\n".join(said))
+        body = fit_reply(author, said)
+        if len(body) < len(REPLY.format(author=author, answers="\n\n".join(said))):
+            log.warning("%s: reply to %s cut to %d characters", ref, author, len(body))
         await github.create_comment(ref, body, installation_id)
+
+
+def _quoted(line: str) -> str:
+    """A command line as the reply quotes it: in a code span, cut after
+    :data:`MAX_QUOTED_LINE` characters."""
+    if len(line) > MAX_QUOTED_LINE:
+        line = line[:MAX_QUOTED_LINE] + "…"
+    return code(line)
+
+
+def fit_reply(author: str, said: list[str], limit: int = MAX_COMMENT_LENGTH) -> str:
+    """The reply with every answer in ``said``, or, when that is longer than ``limit``, as
+    many answers as fit, the last one cut after a whole line, and a note saying what was cut.
+
+    Cuts fall between lines: every line the bot writes is whole Markdown on its own (code
+    spans and escapes never span lines), so a cut never leaves a code span open and
+    turns echoed text into markup.
+    """
+    full = REPLY.format(author=author, answers="\n\n".join(said))
+    if len(full) <= limit:
+        return full
+    note_room = len(REPLY_CUT.format(limit=limit, what="x" * 80)) + 4
+    budget = limit - len(REPLY.format(author=author, answers="")) - note_room
+    kept: list[str] = []
+    used = 0
+    partial = False
+    for answer in said:
+        room = budget - used - (2 if kept else 0)
+        if len(answer) <= room:
+            kept.append(answer)
+            used += len(answer) + (2 if len(kept) > 1 else 0)
+            continue
+        lines: list[str] = []
+        size = 0
+        for line in answer.split("\n"):
+            if size + len(line) + (1 if lines else 0) > room:
+                break
+            size += len(line) + (1 if lines else 0)
+            lines.append(line)
+        if lines:
+            kept.append("\n".join(lines))
+            partial = True
+        break
+    hidden = len(said) - len(kept)
+    parts = []
+    if partial:
+        parts.append("the rest of the last answer")
+    if hidden:
+        parts.append(
+            f"the answer{'s' if hidden > 1 else ''} to {hidden} more command"
+            f"{'s' if hidden > 1 else ''}"
+        )
+    what = " and ".join(parts) + (" is" if len(parts) == 1 and not hidden > 1 else " are")
+    note = REPLY_CUT.format(limit=limit, what=what)
+    return REPLY.format(author=author, answers="\n\n".join([*kept, note]))

@@ -92,7 +92,7 @@ async def project_label_added(
     found = _project_label_event(event, reconciler, github, config)
     if found is None:
         return
-    match = await found.linker.find(found.lane, found.name)
+    match = await found.linker.find(found.lane, found.name, near=found.ref)
     if match.project is None:
         digest = hashlib.sha256(found.name.casefold().encode("utf-8")).hexdigest()[:16]
         marker = UNKNOWN_LABEL_MARKER.format(digest=digest)
