@@ -38,6 +38,7 @@ test: lint typecheck
 bench: $(TEST_STAMP)
 	$(BIN)/python bench/bench_airtable_local.py
 	$(BIN)/python bench/bench_service.py
+	$(BIN)/python bench/bench_large_payloads.py
 
 clean:
 	rm -rf $(VENV) .deliverables-bot .coverage .coverage.* .mypy_cache .ruff_cache .hypothesis

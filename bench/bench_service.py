@@ -49,6 +49,7 @@ RATE = 5.0
 
 
 def free_port() -> int:
+    """A TCP port nobody listens on."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -81,19 +82,24 @@ def seed(at: LocalAirtable, gh: GitHubStandIn, issues: int, projects: int) -> No
 
 
 def start_bot(
-    at: LocalAirtable, gh: GitHubStandIn, data: Path, port: int
+    at: LocalAirtable, gh: GitHubStandIn | None, data: Path, port: int
 ) -> subprocess.Popen[bytes]:
+    """``serve`` as a subprocess on ``port`` (with App credentials when ``gh`` is given),
+    logging to ``data/bot.log``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "AIRTABLE_"))}
     env.update(
         DELIVERABLES_BOT_DATA=str(data),
         GITHUB_WEBHOOK_SECRET=SECRET,
-        GITHUB_API_URL=gh.url,
-        GITHUB_APP_ID=str(gh.app_id),
-        GITHUB_PRIVATE_KEY=gh.private_key_pem,
         AIRTABLE_TOKEN=at.token,
         AIRTABLE_BASE_ID=str(at.base_id),
         AIRTABLE_ENDPOINT_URL=at.url,
     )
+    if gh is not None:
+        env.update(
+            GITHUB_API_URL=gh.url,
+            GITHUB_APP_ID=str(gh.app_id),
+            GITHUB_PRIVATE_KEY=gh.private_key_pem,
+        )
     return subprocess.Popen(
         [sys.executable, "-m", "bot", "serve", "--port", str(port)],
         env=env,
@@ -103,6 +109,7 @@ def start_bot(
 
 
 def peak_rss_mb(pid: int) -> float:
+    """The process's high-water resident set size (VmHWM), in MB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024

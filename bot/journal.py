@@ -59,7 +59,7 @@ DEDUPE_DAYS: Final = 7
 JITTER: Final = 0.1
 RESUMED_ERROR: Final = "interrupted: the process stopped while this delivery was processing"
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 # MIGRATIONS[n] takes a journal from user_version n to n + 1; append, never edit.
 MIGRATIONS: Final = (
     """
@@ -83,6 +83,15 @@ MIGRATIONS: Final = (
         updated_at TEXT NOT NULL  -- ISO 8601 as given, compared as a datetime
     );
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+    """
+    CREATE TABLE not_visible (
+        issue_key  TEXT PRIMARY KEY,
+        url        TEXT NOT NULL,
+        repository TEXT NOT NULL,  -- owner/repo as the URL names it
+        first_seen REAL NOT NULL,
+        last_seen  REAL NOT NULL
+    );
     """,
 )
 
@@ -536,6 +545,53 @@ class Journal:
                 return f"journal {self._path} was replaced by another file"
         return None
 
+    # -- small persistent settings ---------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        """The value stored under *key* in the journal's ``meta`` table; None when unset."""
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Store *value* under *key* (replacing what was there), durably."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    # -- issues GitHub does not let the bot see ---------------------------------------------
+
+    def note_not_visible(self, issue_key: str, url: str, repository: str) -> bool:
+        """Remember that GitHub answered 404 for an issue; True when it was not known yet."""
+        at = time.time()
+        with self._write() as conn:
+            known = conn.execute(
+                "SELECT 1 FROM not_visible WHERE issue_key = ?", (issue_key,)
+            ).fetchone()
+            conn.execute(
+                "INSERT INTO not_visible (issue_key, url, repository, first_seen, last_seen)"
+                " VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (issue_key) DO UPDATE SET last_seen = excluded.last_seen",
+                (issue_key, url, repository, at, at),
+            )
+        return known is None
+
+    def clear_not_visible(self, issue_key: str) -> None:
+        """Forget an issue GitHub answered 404 for (it was read again)."""
+        with self._write() as conn:
+            conn.execute("DELETE FROM not_visible WHERE issue_key = ?", (issue_key,))
+
+    def not_visible(self) -> builtins.list[tuple[str, str, float]]:
+        """Issues GitHub last answered 404 for: ``(url, repository, first_seen)``, oldest first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT url, repository, first_seen FROM not_visible ORDER BY first_seen, url"
+            ).fetchall()
+        return [(str(u), str(r), float(f)) for u, r, f in rows]
+
     # -- per-issue watermarks --------------------------------------------------------------
 
     def watermark(self, issue_key: str) -> str | None:
@@ -574,6 +630,29 @@ class Journal:
                 (issue_key, updated_at),
             )
         return True
+
+    def schedule_of(self, delivery_id: str) -> tuple[int, float] | None:
+        """A delivery's attempts made so far and when the next is due (epoch seconds), or
+        None for an unknown id (for the worker's one-line retry log)."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT attempts, next_attempt_at FROM deliveries WHERE id = ?", (delivery_id,)
+            ).fetchone()
+        return None if row is None else (int(row[0]), float(row[1]))
+
+    def oldest_failed(self) -> dict[str, Any] | None:
+        """The failed delivery received first, without its payload (for /readyz and
+        ``check``): ``id``, ``event``, ``action``, ``issue_key``, ``received_at``,
+        ``attempts``, ``last_error``; None when none has failed."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT id, event, action, issue_key, received_at, attempts, last_error"
+                " FROM deliveries WHERE state = 'failed' ORDER BY received_at, rowid LIMIT 1"
+            ).fetchone()
+        if row is None:
+            return None
+        keys = ("id", "event", "action", "issue_key", "received_at", "attempts", "last_error")
+        return dict(zip(keys, row, strict=True))
 
 
 def _check_limit(limit: int) -> None:

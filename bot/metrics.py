@@ -5,6 +5,8 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from bot.health import Health
+
 
 class Metrics:
     """The bot's counters, gauges and histograms; ``render()`` gives the Prometheus text."""
@@ -61,6 +63,76 @@ class Metrics:
             ["kind"],
             registry=self.registry,
         )
+
+        self.github_not_visible = Counter(
+            "deliverables_bot_github_not_visible",
+            "Issues GitHub answered 404 for (App not installed, private, or a wrong URL); "
+            "their deliverables are left as they are.",
+            registry=self.registry,
+        )
+        self.recovered = Counter(
+            "deliverables_bot_recovered_deliveries",
+            "Deliveries GitHub logged as failed that the bot read back from the App's delivery"
+            " log and journaled, by event.",
+            ["event"],
+            registry=self.registry,
+        )
+        self.recovery_passes = Counter(
+            "deliverables_bot_recovery_passes",
+            "Passes over the App's delivery log, by outcome (complete: read back to the last"
+            " point; bounded: stopped by max_per_pass or max_pages, the next pass goes on;"
+            " error: failed, retried at the next pass).",
+            ["outcome"],
+            registry=self.registry,
+        )
+
+        self.health = Health()
+        self.journal_write_errors = Counter(
+            "deliverables_bot_journal_write_errors",
+            "Journal writes that failed while the worker ended a delivery, by operation"
+            " (each is tried again until it succeeds).",
+            ["operation"],
+            registry=self.registry,
+        )
+        self.dependency_failing = Gauge(
+            "deliverables_bot_dependency_failing",
+            "1 while the latest call to a dependency (airtable, github) failed, else 0.",
+            ["dependency"],
+            registry=self.registry,
+        )
+        self.dependency_failing_since = Gauge(
+            "deliverables_bot_dependency_failing_since_seconds",
+            "When the current run of failures of a dependency began (Unix time; 0: not failing).",
+            ["dependency"],
+            registry=self.registry,
+        )
+        self.dependency_consecutive_failures = Gauge(
+            "deliverables_bot_dependency_consecutive_failures",
+            "Failed calls to a dependency since its last success.",
+            ["dependency"],
+            registry=self.registry,
+        )
+        self.dependency_last_error = Gauge(
+            "deliverables_bot_dependency_last_error_seconds",
+            "When a dependency last failed (Unix time), labelled with that error's kind (an"
+            " HTTP status, or 'network').",
+            ["dependency", "kind"],
+            registry=self.registry,
+        )
+
+    def observe_health(self) -> None:
+        """Copy :attr:`health` into the dependency gauges (at scrape time)."""
+        self.dependency_last_error.clear()
+        for name, state in self.health.dependencies.items():
+            self.dependency_failing.labels(dependency=name).set(int(state.failing))
+            self.dependency_failing_since.labels(dependency=name).set(state.failing_since or 0)
+            self.dependency_consecutive_failures.labels(dependency=name).set(
+                state.consecutive_failures
+            )
+            if state.last_error_at is not None:
+                self.dependency_last_error.labels(
+                    dependency=name, kind=state.last_error_kind or "unknown"
+                ).set(state.last_error_at)
 
     def render(self) -> bytes:
         """The metrics in Prometheus text format."""

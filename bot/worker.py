@@ -13,20 +13,27 @@ import asyncio
 import collections
 import contextlib
 import logging
+import sqlite3
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 from gidgethub import sansio
 from gidgethub.routing import Router
 
 from bot.config import Config
+from bot.errors import describe, retry_at, seconds_from_now
 from bot.group_commit import GroupCommit
 from bot.handlers.issue_events import STATE_ACTIONS
 from bot.journal import Delivery, Journal
 from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# A failed delivery that will be tried again: the error, the attempt, the next one's time.
+RETRY_LINE = "%s failed (%s); attempt %d of %d, next attempt at %s (in %.0f s)"
 
 # How long the worker sleeps when it has nothing to do and no retry is due.
 IDLE_WAIT_SECONDS = 5.0
@@ -38,6 +45,9 @@ INTAKE_QUIET_SECONDS = 0.02
 INTAKE_MAX_DEFER_SECONDS = 0.25
 # Pause after the journal could not be read, so a broken journal does not spin the loop.
 JOURNAL_ERROR_PAUSE_SECONDS = 0.5
+# A journal write that ends a delivery is tried again after these pauses (then every last
+# one) until it succeeds or the worker stops: a full disk must not strand the delivery.
+FINISH_RETRY_SECONDS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
 # Delivery ids are kept this long to recognise GitHub's redeliveries; pruned hourly.
 DEDUPE_DAYS = 7
 PRUNE_INTERVAL_SECONDS = 3600.0
@@ -192,13 +202,17 @@ class Worker:
 
     async def _run(self, delivery: Delivery, key: str | None, coalesced: list[Delivery]) -> None:
         lock = self._issue_locks[key] if key else asyncio.Lock()
-        async with lock, self._slots:
-            state = await self._process(delivery)
+        async with lock:
+            async with self._slots:
+                state = await self._process(delivery)
+            if state is None:
+                return  # the worker stopped before the end could be recorded
         if coalesced:
             # The newest event's reconcile read the issue as it is now; the older ones are
             # settled by it whatever it found.
             ids = [d.id for d in coalesced]
-            await asyncio.gather(*(self._finished.submit((i, "done")) for i in ids))
+            if not await self._finish(f"{len(ids)} coalesced deliveries", ids, "done"):
+                return
             for other in coalesced:
                 self.metrics.deliveries.labels(event=other.event, outcome="coalesced").inc()
         self.metrics.deliveries.labels(event=delivery.event, outcome=state).inc()
@@ -211,39 +225,92 @@ class Worker:
                 self.journal.mark_done(ids, state=state)
         return [None] * len(items)
 
-    async def _process(self, delivery: Delivery) -> str:
-        """Run one delivery's handlers; returns the state it ends in."""
+    async def _finish(self, context: str, ids: list[str], state: str) -> bool:
+        """Record deliveries as ``done`` or ``ignored``, retrying while the journal fails."""
+
+        async def write() -> bool:
+            await asyncio.gather(*(self._finished.submit((i, state)) for i in ids))
+            return True
+
+        return await self._retry_write(context, f"mark {state}", write) is not None
+
+    async def _retry_write(
+        self, context: str, what: str, write: Callable[[], Awaitable[T]]
+    ) -> T | None:
+        """Run a journal write, again and again while SQLite refuses it (a full disk, a
+        read-only file, a lock held too long), until it succeeds; None if the worker stops
+        first (the delivery stays ``processing`` and is resumed at the next start)."""
+        failures = 0
+        while True:
+            try:
+                result = await write()
+            except sqlite3.Error as exc:
+                self.metrics.journal_write_errors.labels(operation=what).inc()
+                if self._stopping:
+                    log.error("%s: could not %s before stopping: %s", context, what, exc)
+                    return None
+                pause = FINISH_RETRY_SECONDS[min(failures, len(FINISH_RETRY_SECONDS) - 1)]
+                failures += 1
+                log.warning(
+                    "%s: could not %s in the journal (%s); trying again in %.1fs",
+                    context, what, exc, pause,
+                )  # fmt: skip
+                await asyncio.sleep(pause)
+                continue
+            if failures:
+                log.info("%s: %s recorded after %d failed tries", context, what, failures)
+            return result
+
+    async def _process(self, delivery: Delivery) -> str | None:
+        """Run one delivery's handlers and record how it ended; returns that state, or None
+        when the worker stopped before the journal could record it."""
         context = f"delivery {delivery.id} ({delivery.event}.{delivery.action})"
         event = sansio.Event(delivery.payload, event=delivery.event, delivery_id=delivery.id)
         sender = (delivery.payload.get("sender") or {}).get("login")
         if self.bot_login and sender == self.bot_login:
             log.info("%s: sent by the bot itself; ignored", context)
-            await self._finished.submit((delivery.id, "ignored"))
-            return "ignored"
+            return "ignored" if await self._finish(context, [delivery.id], "ignored") else None
         errors: list[BaseException] = []
         # Router.dispatch stops at the first failing callback; run each on its own so one
         # handler's failure neither hides nor prevents the others. Router.fetch returns a set:
         # run in a fixed order (by module, then name) so that, e.g., a project label's
         # unlink (label_events) comes after the same delivery's reconcile (issue_events).
         callbacks = sorted(self.router.fetch(event), key=lambda c: (c.__module__, c.__name__))
+        failed: list[str] = []
         for callback in callbacks:
             try:
                 await callback(event, **self.dependencies)
             except Exception as exc:
-                log.exception("%s: handler %s failed", context, callback.__name__)
+                # One line per retry (below); the traceback only at debug level.
+                log.debug("%s: handler %s failed", context, callback.__name__, exc_info=True)
                 errors.append(exc)
+                failed.append(f"{callback.__name__}: {describe(exc, self.config)}")
         if not errors:
-            await self._finished.submit((delivery.id, "done"))
-            return "done"
+            return "done" if await self._finish(context, [delivery.id], "done") else None
         settings = self.config.worker
-        state = await asyncio.to_thread(
-            self.journal.mark_retry,
-            delivery.id,
-            f"{type(errors[0]).__name__}: {errors[0]}",
-            max_attempts=settings.max_attempts,
-            base_delay=settings.base_delay_seconds,
-            max_delay=settings.max_delay_seconds,
-        )
-        log.warning("%s: will %s", context, "retry" if state == "pending" else "not retry")
+        error = f"{type(errors[0]).__name__}: {errors[0]}"
+
+        async def mark_retry() -> str:
+            return await asyncio.to_thread(
+                self.journal.mark_retry,
+                delivery.id,
+                error,
+                max_attempts=settings.max_attempts,
+                base_delay=settings.base_delay_seconds,
+                max_delay=settings.max_delay_seconds,
+            )
+
+        state = await self._retry_write(context, "schedule a retry", mark_retry)
+        if state is None:
+            return None
+        if state == "pending":
+            schedule = await asyncio.to_thread(self.journal.schedule_of, delivery.id)
+            attempts, due = schedule if schedule else (delivery.attempts + 1, time.time())
+            log.warning(
+                RETRY_LINE,
+                context, "; ".join(failed), attempts, settings.max_attempts,
+                retry_at(due), seconds_from_now(due),
+            )  # fmt: skip
+        # A delivery out of attempts is logged by the journal as it becomes a dead letter.
         self.notify()
         return "failed" if state == "failed" else "retry"
