@@ -50,12 +50,46 @@ def airtable_now() -> str:
 
 
 class AirtableError(Exception):
-    """An Airtable call failed; ``retriable`` says whether trying again later may succeed."""
+    """An Airtable call failed; ``retriable`` says whether trying again later may succeed.
 
-    def __init__(self, message: str, *, status: int | None = None, retriable: bool = True):
+    ``status`` is Airtable's HTTP status when it answered one; ``kind`` says what went wrong
+    otherwise: ``"network"`` (no connection), ``"timeout"`` (no answer in time) or
+    ``"not_json"`` (an answer that is not Airtable's JSON: a proxy's or portal's page).
+    :func:`bot.errors.airtable_problem` words it for an operator.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retriable: bool = True,
+        kind: str = "http",
+        detail: str | None = None,
+    ):
         super().__init__(message)
         self.status = status
         self.retriable = retriable
+        self.kind = kind
+        self.detail = detail
+
+
+def _error_detail(response: requests.Response | None) -> str | None:
+    """Airtable's own words for an error answer (``{"error": {"type", "message"}}`` or
+    ``{"error": "NOT_FOUND"}``), or None when the answer is not in that form."""
+    if response is None:
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        parts = [str(error.get(k)) for k in ("type", "message") if error.get(k)]
+        return ": ".join(parts) or None
+    if isinstance(error, str):
+        return error
+    return None
 
 
 class RateLimiter:
@@ -148,7 +182,10 @@ class AirtableLane:
         return Api(
             token,
             endpoint_url=self.config.airtable_endpoint_url,
-            timeout=(5, math.ceil(self.config.airtable.timeout_seconds)),
+            timeout=(
+                math.ceil(self.config.airtable.connect_timeout_seconds),
+                math.ceil(self.config.airtable.timeout_seconds),
+            ),
             retry_strategy=None,
         )
 
@@ -168,13 +205,18 @@ class AirtableLane:
             await self._limiter.acquire()
             self.metrics.airtable_calls.labels(operation=operation).inc()
             try:
-                return await asyncio.wait_for(
+                result = await asyncio.wait_for(
                     loop.run_in_executor(self._executor, lambda: fn(self._api())),
                     timeout=self.config.airtable.timeout_seconds + 5,
                 )
+                self.metrics.health.success("airtable")
+                return result
             except requests.HTTPError as exc:
                 status = exc.response.status_code if exc.response is not None else None
                 self.metrics.airtable_errors.labels(status=str(status)).inc()
+                self.metrics.health.failure(
+                    "airtable", f"{operation}: {exc}", kind=str(status or "network")
+                )
                 if status == 429:
                     penalty = self.config.airtable.penalty_seconds
                     log.warning(
@@ -187,11 +229,35 @@ class AirtableLane:
                         continue
                 retriable = status is None or status == 429 or status >= 500
                 raise AirtableError(
-                    f"Airtable {operation} failed: {exc}", status=status, retriable=retriable
+                    f"Airtable {operation} failed: {exc}",
+                    status=status,
+                    retriable=retriable,
+                    detail=_error_detail(exc.response),
                 ) from exc
-            except (requests.ConnectionError, requests.Timeout, TimeoutError) as exc:
+            except (requests.Timeout, TimeoutError) as exc:
                 self.metrics.airtable_errors.labels(status="network").inc()
-                raise AirtableError(f"Airtable {operation} failed: {exc!r}") from exc
+                self.metrics.health.failure("airtable", f"{operation}: {exc!r}", kind="network")
+                raise AirtableError(
+                    f"Airtable {operation} failed: no answer in time", kind="timeout"
+                ) from exc
+            except requests.ConnectionError as exc:
+                self.metrics.airtable_errors.labels(status="network").inc()
+                self.metrics.health.failure("airtable", f"{operation}: {exc!r}", kind="network")
+                raise AirtableError(
+                    f"Airtable {operation} failed: {exc!r}", kind="network"
+                ) from exc
+            except (requests.JSONDecodeError, requests.RequestException) as exc:
+                # A 2xx answer that is not JSON (requests.JSONDecodeError): a proxy's page, a
+                # captive portal, a wrong AIRTABLE_ENDPOINT_URL. Any other requests failure
+                # (a malformed URL, too many redirects) is as final.
+                self.metrics.airtable_errors.labels(status="network").inc()
+                self.metrics.health.failure("airtable", f"{operation}: {exc!r}", kind="not_json")
+                not_json = isinstance(exc, requests.JSONDecodeError)
+                raise AirtableError(
+                    f"Airtable {operation} failed: {exc!r}",
+                    kind="not_json" if not_json else "network",
+                    retriable=not_json,
+                ) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
     # -- snapshots -----------------------------------------------------------------------

@@ -17,17 +17,28 @@ from typing import Any
 
 from bot.airtable import AirtableLane, Record
 from bot.config import Config
+from bot.errors import GITHUB_FAILURES, github_problem_for
 from bot.issues import IssueState, parse_issue_url
 from bot.renewal import find_by_name, parse_date, projects_of, renewal_name
 from bot.runtime import BaseData, fetch_issues, read_base
 from bot.status import deliverable_state
 
 GITHUB_SKIPPED = "skipped: no GitHub App credentials, so issues cannot be read"
+GITHUB_FAILED = "skipped: GitHub could not be read ({reason})"
 UNINSTALLED_SKIPPED = "{count} deliverable(s) in {repo} not checked: the App is not installed there"
+NOT_VISIBLE_SKIPPED = (
+    "{count} deliverable(s) in {repo} not checked: GitHub answers 404 (the App is not "
+    "installed there, cannot see it, or it does not exist)"
+)
+UNREADABLE_SKIPPED = "{count} deliverable(s) in {what} not checked: {reason}"
+INSTALLATIONS_FAILED = "listing the App's installations"
 TEXT_RULE = "{mark} {name}: {description}"
 TEXT_VIOLATION = "    - {message}"
 TEXT_SUMMARY_OK = "all {rules} rules hold"
+TEXT_SUMMARY_OK_SKIPPED = "all {checked} rules checked hold; {skipped} of {rules} skipped: {names}"
 TEXT_SUMMARY_BROKEN = "{broken} of {rules} rules broken, {violations} violation(s)"
+TEXT_SUMMARY_SKIPPED = "; {skipped} skipped: {names}"
+TEXT_SUMMARY_PARTIAL = "not everything could be checked: see the notes above"
 TEXT_RENEWAL = "renewal: Engagement {engagement} is {status}; {opportunity}"
 
 
@@ -385,11 +396,18 @@ class AuditResult:
     results: list[RuleResult]
     notes: list[str] = field(default_factory=list)
     renewals: list[RenewalNotice] = field(default_factory=list)
+    unreached: list[str] = field(default_factory=list)  # what GitHub would not give, and why
 
     @property
     def ok(self) -> bool:
         """Whether no rule is broken."""
         return not any(r.violations for r in self.results)
+
+    @property
+    def complete(self) -> bool:
+        """Whether everything that should have been checked was (no GitHub failure, no
+        repository skipped). A rule skipped for want of App credentials is by choice."""
+        return not self.unreached
 
 
 def renewal_notices(ctx: AuditContext) -> list[RenewalNotice]:
@@ -409,13 +427,18 @@ def renewal_notices(ctx: AuditContext) -> list[RenewalNotice]:
     return notices
 
 
-def run_audit(ctx: AuditContext, rules: tuple[Rule, ...] = RULES) -> AuditResult:
-    """Run every rule over the context."""
+def run_audit(
+    ctx: AuditContext, rules: tuple[Rule, ...] = RULES, *, github_failed: str | None = None
+) -> AuditResult:
+    """Run every rule over the context; a rule that needs GitHub is skipped, with the
+    reason, when issues could not be read (``github_failed`` says why, else no credentials)."""
     results = []
     for rule in rules:
         skipped = None
         if rule.name == "deliverable-status-disagrees" and ctx.issues is None:
-            skipped = GITHUB_SKIPPED
+            skipped = (
+                GITHUB_FAILED.format(reason=github_failed) if github_failed else GITHUB_SKIPPED
+            )
         results.append(RuleResult(rule, rule.check(ctx), skipped))
     return AuditResult(results, renewals=renewal_notices(ctx))
 
@@ -424,27 +447,49 @@ async def audit_base(
     lane: AirtableLane, github: Any, *, today: date, can_read_github: bool
 ) -> AuditResult:
     """Read a base (and its deliverables' issues, when GitHub can be read) and audit it."""
+    config = lane.config
     data = await read_base(lane)
     issues = None
-    notes = []
+    notes: list[str] = []
+    github_failed: str | None = None
     if can_read_github:
         refs = [
             ref
             for d in data.deliverables
             if (
-                ref := parse_issue_url(
-                    str(d["fields"].get(lane.config.fields.deliverables.issue) or "")
-                )
+                ref := parse_issue_url(str(d["fields"].get(config.fields.deliverables.issue) or ""))
             )
         ]
-        index = await fetch_issues(github, refs)
-        issues = index.states
-        notes = [
-            UNINSTALLED_SKIPPED.format(count=count, repo=repo)
-            for repo, count in index.uninstalled.items()
-        ]
-    result = run_audit(AuditContext(data, lane.config, today, issues))
+        try:
+            index = await fetch_issues(
+                github, refs, describe=lambda exc: github_problem_for(config, exc)
+            )
+        except GITHUB_FAILURES as exc:
+            # Nothing of GitHub can be read: the rules over the base still run.
+            github_failed = github_problem_for(config, exc, what=INSTALLATIONS_FAILED)
+        else:
+            issues = index.states
+            notes.extend(
+                UNINSTALLED_SKIPPED.format(count=count, repo=repo)
+                for repo, count in index.uninstalled.items()
+            )
+            hidden: dict[str, int] = {}
+            for ref in index.not_visible.values():
+                name = f"{ref.owner}/{ref.repo}"
+                hidden[name] = hidden.get(name, 0) + 1
+            notes.extend(
+                NOT_VISIBLE_SKIPPED.format(count=count, repo=repo)
+                for repo, count in sorted(hidden.items())
+            )
+            notes.extend(
+                UNREADABLE_SKIPPED.format(count=u.deliverables, what=u.what, reason=u.reason)
+                for u in index.unreadable
+            )
+    result = run_audit(AuditContext(data, config, today, issues), github_failed=github_failed)
     result.notes.extend(notes)
+    result.unreached.extend(notes)
+    if github_failed:
+        result.unreached.append(github_failed)
     return result
 
 
@@ -469,16 +514,28 @@ def render_text(result: AuditResult) -> str:
             )
         )
     broken = [r for r in result.results if r.violations]
+    skipped = [r for r in result.results if r.skipped]
+    names = ", ".join(r.rule.name for r in skipped)
     if broken:
-        lines.append(
-            TEXT_SUMMARY_BROKEN.format(
-                broken=len(broken),
-                rules=len(result.results),
-                violations=sum(len(r.violations) for r in broken),
-            )
+        summary = TEXT_SUMMARY_BROKEN.format(
+            broken=len(broken),
+            rules=len(result.results),
+            violations=sum(len(r.violations) for r in broken),
+        )
+        if skipped:
+            summary += TEXT_SUMMARY_SKIPPED.format(skipped=len(skipped), names=names)
+    elif skipped:
+        summary = TEXT_SUMMARY_OK_SKIPPED.format(
+            checked=len(result.results) - len(skipped),
+            skipped=len(skipped),
+            rules=len(result.results),
+            names=names,
         )
     else:
-        lines.append(TEXT_SUMMARY_OK.format(rules=len(result.results)))
+        summary = TEXT_SUMMARY_OK.format(rules=len(result.results))
+    if not result.complete:
+        summary += "; " + TEXT_SUMMARY_PARTIAL
+    lines.append(summary)
     return "\n".join(lines)
 
 
@@ -491,6 +548,8 @@ def render_json(result: AuditResult) -> str:
     return json.dumps(
         {
             "ok": result.ok,
+            "complete": result.complete,
+            "unreached": result.unreached,
             "rules": [
                 {
                     "name": r.rule.name,
@@ -519,7 +578,8 @@ def render_json(result: AuditResult) -> str:
 
 
 async def audit_command(config: Config, *, output_format: str, today: date) -> tuple[str, bool]:
-    """``deliverables-bot audit``: audit every base; the text to print and whether all hold."""
+    """``deliverables-bot audit``: audit every base; the text to print, and whether all
+    rules hold and everything could be checked (GitHub read, no repository skipped)."""
     from bot.runtime import base_ids, open_runtime
 
     rendered = []
@@ -533,7 +593,7 @@ async def audit_command(config: Config, *, output_format: str, today: date) -> t
                 today=today,
                 can_read_github=runtime.github.can_read,
             )
-            ok = ok and result.ok
+            ok = ok and result.ok and result.complete
             if output_format == "json":
                 rendered.append(render_json(result))
             else:

@@ -21,14 +21,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TextIO
 
-from bot.airtable import AirtableLane, Record
+from bot.airtable import AirtableError, AirtableLane, Record
 from bot.completion import decide_project, progress
 from bot.config import Config
+from bot.errors import GITHUB_FAILURES, OperatorError, airtable_problem_for, github_problem_for
 from bot.github import GitHubGateway
 from bot.issues import IssueRef, IssueState, parse_issue_url
 from bot.linking import new_deliverable_fields
 from bot.renewal import RenewalAction, RenewalSignal, find_by_name
-from bot.runtime import base_ids, fetch_issues, installation_ids, read_base
+from bot.runtime import IssueIndex, base_ids, fetch_issues, installation_ids, read_base
 from bot.status import deliverable_state
 from bot.sync import Reconciler
 
@@ -48,8 +49,18 @@ NOT_VISIBLE_LINE = (
     "left as they are: {count} deliverable(s) in {repo}, GitHub answers 404 (the App is not "
     "installed there, cannot see a private repository, or the URL is wrong): {records}"
 )
+UNREADABLE_LINE = (
+    "left as they are: {count} deliverable(s) in {what}, GitHub could not be read: {reason}"
+)
+UNREADABLE_ISSUE_LINE = (
+    "left as it is: the deliverable of {what}, GitHub could not be read: {reason}"
+)
 SUMMARY_HEADER = "sync summary{dry}:"
 SUMMARY_LINE = "  {kind}: {count}"
+UNREACHED_HEADER = "could not reach ({count}; everything else was synced):"
+UNREACHED_LINE = "  {what}: {reason}"
+INSTALLATIONS_FAILED = "listing the App's installations"
+REPOSITORIES_FAILED = "listing the repositories of installation {id}"
 CONCURRENCY = 20  # reconciles in flight at once; enough to fill batches of ten
 
 # Field kinds reported in the summary, by the DeliverableFields attribute that holds them.
@@ -148,12 +159,25 @@ class SyncReport:
     dry_run: bool
     lines: list[str] = field(default_factory=list)
     counts: collections.Counter[str] = field(default_factory=collections.Counter)
+    unreached: list[tuple[str, str]] = field(default_factory=list)  # (what, why)
+
+    @property
+    def complete(self) -> bool:
+        """Whether everything was reached (nothing skipped for a failure or a 404)."""
+        return not self.unreached
+
+    def skip(self, what: str, reason: str) -> None:
+        """Record something the sync could not reach, and why; the rest goes on."""
+        self.unreached.append((what, reason))
 
     def summary(self) -> str:
-        """The counts by kind, one per line."""
+        """The counts by kind, one per line, then what could not be reached and why."""
         out = [SUMMARY_HEADER.format(dry=" (dry run: nothing written)" if self.dry_run else "")]
         for kind, count in self.counts.items():
             out.append(SUMMARY_LINE.format(kind=kind, count=count))
+        if self.unreached:
+            out.append(UNREACHED_HEADER.format(count=len(self.unreached)))
+            out.extend(UNREACHED_LINE.format(what=w, reason=r) for w, r in self.unreached)
         return "\n".join(out)
 
 
@@ -207,9 +231,26 @@ class Syncer:
         """Sync every base (only ``repo``'s issues when given); returns what changed."""
         report = SyncReport(dry_run)
         shown = progress_to or SilentProgress()
-        for base_id in base_ids(self.config):
-            await self._sync_base(self.lane_for(base_id), repo, dry_run, shown, report, today)
+        bases = base_ids(self.config)
+        for base_id in bases:
+            try:
+                await self._sync_base(self.lane_for(base_id), repo, dry_run, shown, report, today)
+            except AirtableError as exc:
+                if len(bases) == 1:
+                    raise
+                # One base failing leaves the others to sync.
+                report.skip(f"base {base_id}", airtable_problem_for(self.config, exc))
         return report
+
+    async def _installations(self, shown: Progress) -> dict[str, int]:
+        """The App's installations; without them nothing can be read, so this one fails."""
+        shown.note("asking GitHub for the App's installations")
+        try:
+            return await installation_ids(self.github)
+        except GITHUB_FAILURES as exc:
+            raise OperatorError(
+                github_problem_for(self.config, exc, what=INSTALLATIONS_FAILED)
+            ) from exc
 
     async def _sync_base(
         self,
@@ -243,11 +284,17 @@ class Syncer:
                 )
                 if tracking:
                     extra.append((tracking.owner, tracking.repo))
-        installations = await installation_ids(self.github)
+        installations = await self._installations(shown)
         if not repo:
             # Every repository the App can reach, for labelled issues not linked yet.
             for installation_id in installations.values():
-                for found in await self.github.installation_repositories(installation_id):
+                try:
+                    found_repos = await self.github.installation_repositories(installation_id)
+                except GITHUB_FAILURES as exc:
+                    what = REPOSITORIES_FAILED.format(id=installation_id)
+                    report.skip(what, github_problem_for(config, exc))
+                    continue
+                for found in found_repos:
                     extra.append((str(found["owner"]["login"]), str(found["name"])))
         shown.note(f"reading issues from GitHub for {len(in_scope)} deliverable(s)")
         index = await fetch_issues(
@@ -255,11 +302,24 @@ class Syncer:
             [ref for _, ref in in_scope],
             extra_repos=extra,
             installations=installations,
+            describe=lambda exc: github_problem_for(config, exc),
+            on_repo=lambda name, n, total: shown.note(
+                f"reading the issues of {name} ({n}/{total})"
+            ),
         )
         for repo_name, count in index.uninstalled.items():
             report.lines.append(UNINSTALLED_LINE.format(count=count, repo=repo_name))
             report.counts["skipped: App not installed"] += count
+            if count:
+                report.skip(repo_name, f"the App is not installed there ({count} deliverable(s))")
         self._report_not_visible(in_scope, index.not_visible, report)
+        self._report_unreadable(index, report)
+        if not dry_run:
+            for _, ref in in_scope:
+                if ref.key in index.not_visible:
+                    await self.reconciler.note_not_visible(ref)
+                elif ref.key in index.states:
+                    await self.reconciler.clear_not_visible(ref)
         report.counts["deliverables checked"] += len(in_scope)
 
         updates = self._plan_updates(in_scope, index.states)
@@ -304,7 +364,7 @@ class Syncer:
             )
         report.counts["projects updated"] += len(projects)
         if not dry_run:
-            await self._apply(lane, updates, links, touched, index.installations, shown)
+            await self._apply(lane, updates, links, touched, index.installations, shown, report)
         actions = await self.renewal.check_all(lane, today=today, dry_run=dry_run)
         self._report_renewals(actions, dry_run, report)
         for kind in [k for k, v in report.counts.items() if v == 0]:
@@ -330,6 +390,27 @@ class Syncer:
                 )
             )
             report.counts["skipped: not visible on GitHub (404)"] += len(records)
+            report.skip(
+                repo_name,
+                f"GitHub answers 404: the App is not installed there, cannot see it, or it "
+                f"does not exist ({len(records)} deliverable(s))",
+            )
+
+    def _report_unreadable(self, index: IssueIndex, report: SyncReport) -> None:
+        """Name each repository or issue GitHub failed to give, and why."""
+        for item in index.unreadable:
+            if "#" in item.what:
+                report.lines.append(
+                    UNREADABLE_ISSUE_LINE.format(what=item.what, reason=item.reason)
+                )
+            else:
+                report.lines.append(
+                    UNREADABLE_LINE.format(
+                        count=item.deliverables, what=item.what, reason=item.reason
+                    )
+                )
+            report.counts["skipped: GitHub could not be read"] += item.deliverables
+            report.skip(item.what, item.reason)
 
     def _plan_updates(
         self, in_scope: list[tuple[Record, IssueRef]], states: dict[str, IssueState]
@@ -438,14 +519,23 @@ class Syncer:
         projects: dict[str, IssueRef],
         installations: dict[str, int],
         shown: Progress,
+        report: SyncReport,
     ) -> None:
         """Carry out the plan: reconciles and creations concurrently (so writes batch), then
-        every Project in scope decided again under its lock, its announcements checked."""
+        every Project in scope decided again under its lock, its announcements checked. A
+        step that fails (GitHub or Airtable refusing, failing, not answering) is recorded in
+        the report with its reason, and the others go on."""
         limit = asyncio.Semaphore(CONCURRENCY)
+        config = self.config
 
-        async def one(work: Awaitable[Any]) -> None:
-            async with limit:
-                await work
+        async def one(work: Awaitable[Any], what: str = "") -> None:
+            try:
+                async with limit:
+                    await work
+            except AirtableError as exc:
+                report.skip(what, airtable_problem_for(config, exc))
+            except GITHUB_FAILURES as exc:
+                report.skip(what, github_problem_for(config, exc))
             shown.step()
 
         shown.start("syncing", len(updates) + len(links) + len(projects))
@@ -455,11 +545,18 @@ class Syncer:
                     one(
                         self.reconciler.reconcile(
                             u.ref, installation_id=installations.get(u.ref.owner.lower())
-                        )
+                        ),
+                        f"updating the deliverable of {u.ref}",
                     )
                     for u in updates
                 ),
-                *(one(lane.create(self.config.tables.deliverables, link.fields)) for link in links),
+                *(
+                    one(
+                        lane.create(self.config.tables.deliverables, link.fields),
+                        f"linking {link.ref}",
+                    )
+                    for link in links
+                ),
             )
             for project_id, ref in projects.items():
                 await one(
@@ -469,7 +566,8 @@ class Syncer:
                         ref=ref,
                         installation_id=installations.get(ref.owner.lower()),
                         verify_announcement=True,
-                    )
+                    ),
+                    f"deciding Project {project_id}",
                 )
         finally:
             shown.close()
@@ -502,14 +600,23 @@ async def run_schedule(syncer: Syncer, interval_hours: float, *, can_read: bool)
             if can_read:
                 report = await syncer.run()
                 log.info("scheduled sync done: %s", dict(report.counts))
+                for what, reason in report.unreached:
+                    log.warning("scheduled sync could not reach %s: %s", what, reason)
             else:
                 for base_id in base_ids(syncer.config):
                     actions = await syncer.renewal.check_all(syncer.lane_for(base_id))
                     log.info("scheduled renewal check: %d engagement(s) signalled", len(actions))
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("scheduled sync failed; the next runs in %s h", interval_hours)
+        except Exception as exc:
+            from bot.errors import describe
+
+            log.warning(
+                "scheduled sync failed (%s); the next runs in %s h",
+                describe(exc, syncer.config),
+                interval_hours,
+            )
+            log.debug("scheduled sync failure", exc_info=True)
 
 
 async def sync_command(
@@ -555,4 +662,4 @@ async def sync_command(
     for line in report.lines:
         print(line, file=out)
     print(report.summary(), file=out)
-    return 0
+    return 0 if report.complete else 1

@@ -1,4 +1,5 @@
-"""``check``: is the bot wired right? Configuration, Airtable, the base's schema, GitHub, secret.
+"""``check``: is the bot wired right? Configuration, Airtable, the base's schema, GitHub, secret,
+and the delivery journal in the data folder (deliveries waiting; any failed one fails it).
 
 Each check gives one line, passed or failed, and a failed line says what to do. The schema
 check reads the base through Airtable's metadata API and holds it against the configuration
@@ -13,17 +14,18 @@ secret is ever printed: only whether it is set.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
+import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
-import gidgethub
-
 from bot.airtable import AirtableError
 from bot.config import Config, ConfigError, load_config
+from bot.errors import GITHUB_FAILURES, airtable_problem_for, github_problem_for
+from bot.journal import Journal
 from bot.runtime import Runtime, base_ids, open_runtime
 
 CONFIG_OK = "configuration is valid ({source})"
@@ -37,12 +39,7 @@ BASE_MISSING = (
     "base's id (app...)"
 )
 BASE_OK = "base {base} is reachable: {tables} tables"
-BASE_REFUSED = "base {base}: the token was refused (HTTP {status}): check AIRTABLE_TOKEN"
-BASE_FORBIDDEN = (
-    "base {base}: HTTP {status}: the base does not exist or the token lacks the "
-    "schema.bases:read scope or access to it"
-)
-BASE_UNREACHABLE = "base {base}: cannot reach {endpoint}: {error}"
+# A failed base or GitHub line is worded by bot.errors, as every command words it.
 SCHEMA_OK = "base {base} schema matches the configuration"
 MISSING_TABLE = (
     'base {base}: table "{table}" is missing: create it, or set [tables] {key} = "<its '
@@ -76,11 +73,7 @@ GITHUB_NO_INSTALLATIONS = (
     "GitHub App {app_id}: JWT accepted but the App has no installations: install it on "
     "the repositories whose issues are deliverables"
 )
-GITHUB_REFUSED = (
-    "GitHub App {app_id}: {url} refused the App's JWT ({error}): check GITHUB_APP_ID and "
-    "the private key"
-)
-GITHUB_UNREACHABLE = "GitHub App {app_id}: cannot reach {url}: {error}"
+GITHUB_FAILED = "GitHub App {app_id}: {problem}"
 GITHUB_OWNER_UNINSTALLED = (
     "GitHub App {app_id}: [bases] names {owner}, but the App is not installed there: "
     "install it on {owner}"
@@ -89,6 +82,23 @@ SECRET_OK = "GITHUB_WEBHOOK_SECRET is set"
 SECRET_MISSING = (
     "GITHUB_WEBHOOK_SECRET is not set: serve refuses deliveries without it; set it to "
     "the App's webhook secret"
+)
+JOURNAL_NONE = "no journal yet at {path} (serve creates it)"
+JOURNAL_OK = (
+    "{path}: {waiting} deliveries waiting ({pending} pending, {processing} processing), none failed"
+)
+JOURNAL_FAILED = (
+    "{path}: {failed} failed deliveries, {waiting} waiting; the oldest failed, {id} "
+    "({event}, {issue}, {attempts} attempts), last error: {error}. List them with "
+    "`deliverables-bot deliveries list --failed`, retry one with `deliverables-bot "
+    "deliveries retry ID` once the cause is fixed"
+)
+JOURNAL_UNREADABLE = "{path} cannot be read: {error}"
+VISIBLE_OK = "GitHub answered every issue the bot last read"
+NOT_VISIBLE = (
+    "GitHub answers 404 for {count} deliverable issue(s), left as they are: {repos}. Install "
+    "the App on those repositories (or give it access to them), or correct the GitHub Issue "
+    "URL in Airtable; then `deliverables-bot sync` reads them again"
 )
 LINE = "{mark} {name}: {detail}"
 SUMMARY_OK = "all {count} checks passed"
@@ -317,15 +327,9 @@ async def _check_base(runtime: Runtime, base: str) -> list[CheckResult]:
             "schema", lambda api: api.get(api.build_url(f"meta/bases/{base}/tables"))
         )
     except AirtableError as exc:
-        if exc.status == 401:
-            detail = BASE_REFUSED.format(base=base, status=exc.status)
-        elif exc.status is not None:
-            detail = BASE_FORBIDDEN.format(base=base, status=exc.status)
-        else:
-            detail = BASE_UNREACHABLE.format(
-                base=base, endpoint=config.airtable_endpoint_url, error=exc.__cause__ or exc
-            )
-        return [CheckResult(name, False, detail)]
+        # 401 the token, 403 a scope or access, 404 the base, 429 later, 5xx their side,
+        # no answer, not JSON: each its own line (bot.errors), not all "refused".
+        return [CheckResult(name, False, airtable_problem_for(config, exc, base=base))]
     results = [
         CheckResult(name, True, BASE_OK.format(base=base, tables=len(schema.get("tables", ()))))
     ]
@@ -346,22 +350,9 @@ async def _check_github(runtime: Runtime, *, without_github: bool) -> list[Check
     app_id = config.github_app_id
     try:
         installations = await runtime.github.installations()
-    except gidgethub.GitHubException as exc:
-        return [
-            CheckResult(
-                name,
-                False,
-                GITHUB_REFUSED.format(app_id=app_id, url=config.github_api_url, error=exc),
-            )
-        ]
-    except (aiohttp.ClientError, OSError) as exc:
-        return [
-            CheckResult(
-                name,
-                False,
-                GITHUB_UNREACHABLE.format(app_id=app_id, url=config.github_api_url, error=exc),
-            )
-        ]
+    except GITHUB_FAILURES as exc:
+        problem = github_problem_for(config, exc)
+        return [CheckResult(name, False, GITHUB_FAILED.format(app_id=app_id, problem=problem))]
     if not installations:
         return [CheckResult(name, False, GITHUB_NO_INSTALLATIONS.format(app_id=app_id))]
     accounts = sorted(str(i.get("account", {}).get("login", "?")) for i in installations)
@@ -381,6 +372,64 @@ async def _check_github(runtime: Runtime, *, without_github: bool) -> list[Check
                 )
             )
     return results
+
+
+def _check_journal(config: Config) -> CheckResult:
+    """The journal in the data folder: deliveries waiting, failed, the oldest failure."""
+    name = "delivery journal"
+    path = config.journal_path
+    if not path.exists():
+        return CheckResult(name, True, JOURNAL_NONE.format(path=path))
+    try:
+        with Journal(path) as journal:
+            counts = journal.counts()
+            oldest = journal.oldest_failed()
+    except (sqlite3.Error, RuntimeError, OSError) as exc:
+        return CheckResult(name, False, JOURNAL_UNREADABLE.format(path=path, error=exc))
+    waiting = counts["pending"] + counts["processing"]
+    if oldest is None:
+        detail = JOURNAL_OK.format(
+            path=path,
+            waiting=waiting,
+            pending=counts["pending"],
+            processing=counts["processing"],
+        )
+        return CheckResult(name, True, detail)
+    event = oldest["event"] + (f".{oldest['action']}" if oldest["action"] else "")
+    detail = JOURNAL_FAILED.format(
+        path=path,
+        failed=counts["failed"],
+        waiting=waiting,
+        id=oldest["id"],
+        event=event,
+        issue=oldest["issue_key"] or "no issue",
+        attempts=oldest["attempts"],
+        error=oldest["last_error"] or "none recorded",
+    )
+    return CheckResult(name, False, detail)
+
+
+def _check_visibility(config: Config) -> CheckResult:
+    """Issues GitHub last answered 404 for (remembered in the journal), by repository."""
+    name = "issues visible to the App"
+    if not config.journal_path.exists():
+        return CheckResult(name, True, VISIBLE_OK)
+    try:
+        with Journal(config.journal_path) as journal:
+            rows = journal.not_visible()
+    except (sqlite3.Error, RuntimeError, OSError) as exc:
+        return CheckResult(
+            name, False, JOURNAL_UNREADABLE.format(path=config.journal_path, error=exc)
+        )
+    if not rows:
+        return CheckResult(name, True, VISIBLE_OK)
+    by_repo: dict[str, list[str]] = {}
+    for url, repository, _ in rows:
+        by_repo.setdefault(repository, []).append(url.rsplit("/", 1)[-1])
+    repos = "; ".join(
+        f"{repo} (issues {', '.join(numbers)})" for repo, numbers in sorted(by_repo.items())
+    )
+    return CheckResult(name, False, NOT_VISIBLE.format(count=len(rows), repos=repos))
 
 
 async def run_checks(
@@ -417,6 +466,8 @@ async def run_checks(
         if config.github_webhook_secret
         else CheckResult("webhook secret", False, SECRET_MISSING)
     )
+    results.append(await asyncio.to_thread(_check_journal, config))
+    results.append(await asyncio.to_thread(_check_visibility, config))
     return results
 
 

@@ -2,18 +2,23 @@
 
 Each sub-command is a small function taking the parsed arguments and returning an exit
 code; the work lives in the modules it calls. Configuration errors are printed one per
-line and exit 2.
+line and exit 2. Any other failure an operator can meet (GitHub or Airtable refusing,
+failing, not answering, a path that cannot be written) is one line (worded by
+:mod:`bot.errors`) and exit 1; log lines carry an exception's one-line description, not
+its traceback. Tracebacks are for ``--debug`` (or ``LOG_LEVEL=DEBUG``).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
 import json
 import logging
 import os
 import signal
 import sys
+import traceback
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -41,6 +46,9 @@ def _cmd_airtable_local(args: argparse.Namespace) -> int:
     from bot.airtable_local.server import run
 
     token = os.environ.get("AIRTABLE_TOKEN") or "local"
+    if not 0 <= args.port <= 65535:
+        print(f"error: --port {args.port}: a TCP port is a number from 0 to 65535", file=sys.stderr)
+        return EXIT_USAGE
 
     async def serve_until_stopped() -> None:
         stop = asyncio.Event()
@@ -167,6 +175,67 @@ def _positive_int(text: str) -> int:
     return value
 
 
+class OneLineFormatter(logging.Formatter):
+    """Log lines without tracebacks: an exception is told in one line at the end of its
+    record's message (``--debug`` or ``LOG_LEVEL=DEBUG`` restores the tracebacks)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record on one line."""
+        if record.exc_info and record.exc_info[1] is not None:
+            from bot.errors import describe
+
+            exc = record.exc_info[1]
+            record = copy.copy(record)
+            record.msg = f"{record.getMessage()} ({describe(exc)})"
+            record.args = ()
+            record.exc_info = None
+            record.exc_text = None
+        record.stack_info = None
+        return super().format(record)
+
+
+def _debugging(args: argparse.Namespace) -> bool:
+    """Whether tracebacks are wanted: ``--debug``, ``-v`` or ``LOG_LEVEL=DEBUG``."""
+    level = os.environ.get("LOG_LEVEL", "").strip().upper()
+    return bool(getattr(args, "debug", False) or getattr(args, "verbose", False)) or (
+        level == "DEBUG"
+    )
+
+
+def _setup_logging(args: argparse.Namespace, debug: bool) -> None:
+    """One handler on stderr: the level from ``-v``/``--debug``/``LOG_LEVEL`` (INFO by
+    default), and one line per record unless debugging."""
+    level_name = os.environ.get("LOG_LEVEL", "").strip().upper()
+    level = logging.DEBUG if debug else getattr(logging, level_name, logging.INFO)
+    handler = logging.StreamHandler()
+    fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    handler.setFormatter(logging.Formatter(fmt) if debug else OneLineFormatter(fmt))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+
+
+def _add_debug_option(parser: argparse.ArgumentParser) -> None:
+    """``--debug`` on every sub-command too, so it may follow the command's name."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                sub.add_argument(
+                    "--debug",
+                    action="store_true",
+                    default=argparse.SUPPRESS,
+                    help="show tracebacks of failures (also LOG_LEVEL=DEBUG)",
+                )
+                _add_debug_option(sub)
+
+
+def _failure_config() -> Config | None:
+    """The configuration, to word a failure with its URLs and timeouts (None if it does
+    not load)."""
+    try:
+        return load_config()
+    except Exception:
+        return None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every sub-command."""
     parser = argparse.ArgumentParser(
@@ -175,6 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument(
+        "--debug", action="store_true", help="show tracebacks of failures (also LOG_LEVEL=DEBUG)"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the webhook server")
@@ -224,16 +296,17 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.operator_cli import add_operator_commands
 
     add_operator_commands(commands)  # check, sync, audit, report
+    _add_debug_option(parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    debug = _debugging(args)
+    if debug:
+        args.verbose = True  # the operator commands keep their log lines too
+    _setup_logging(args, debug)
     try:
         code: int = args.func(args)
     except ConfigError as exc:
@@ -243,4 +316,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        from bot.errors import describe
+
+        if debug:
+            traceback.print_exc()
+        print(f"error: {describe(exc, _failure_config())}", file=sys.stderr)
+        return EXIT_FAILED
     return code

@@ -9,6 +9,8 @@ raises one :class:`ConfigError` that lists every problem, each naming what to fi
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import os
 import tomllib
@@ -168,7 +170,7 @@ class CommandSettings:
     project: str = "project"  # /project status|link
     help: str = "deliverables"  # /deliverables help
     link_role: str = "triage"  # the least role that may link and unlink
-    status_role: str = "none"  # the least role that may ask for status and help
+    status_role: str = "read"  # the least role that may ask for status (help: anyone)
 
 
 @dataclass(frozen=True)
@@ -187,6 +189,16 @@ class ScheduleSettings:
 
 
 @dataclass(frozen=True)
+class RecoverySettings:
+    """How ``serve`` recovers deliveries GitHub logged but the bot never got (bot/recovery.py)."""
+
+    enabled: bool = True  # only with App credentials: the delivery log needs the App's JWT
+    interval_minutes: float = 5.0  # between passes over the log; one pass runs at start-up
+    max_per_pass: int = 100  # deliveries fetched from the log per pass, at most
+    max_pages: int = 10  # pages of 100 log entries read per pass, at most
+
+
+@dataclass(frozen=True)
 class AirtableSettings:
     """How the bot talks to Airtable: the per-base lane's limits and caches."""
 
@@ -194,8 +206,17 @@ class AirtableSettings:
     penalty_seconds: float = 30.0
     batch_size: int = 10
     batch_wait_seconds: float = 0.05
-    timeout_seconds: float = 30.0
+    timeout_seconds: float = 30.0  # a whole call, at most
+    connect_timeout_seconds: float = 5.0  # to open the connection
     cache_ttl_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
+class GitHubSettings:
+    """How the bot talks to GitHub: how long one call may take."""
+
+    timeout_seconds: float = 30.0  # a whole request and its answer, at most
+    connect_timeout_seconds: float = 10.0  # to open the connection
 
 
 @dataclass(frozen=True)
@@ -226,10 +247,12 @@ class Config:
     statuses: Statuses = field(default_factory=Statuses)
     labels: Labels = field(default_factory=Labels)
     airtable: AirtableSettings = field(default_factory=AirtableSettings)
+    github: GitHubSettings = field(default_factory=GitHubSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     commands: CommandSettings = field(default_factory=CommandSettings)
     renewal: RenewalSettings = field(default_factory=RenewalSettings)
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
+    recovery: RecoverySettings = field(default_factory=RecoverySettings)
 
     @property
     def has_github_app(self) -> bool:
@@ -261,10 +284,12 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     "statuses.engagement": ("statuses", "engagement"),
     "labels": ("labels",),
     "airtable": ("airtable",),
+    "github": ("github",),
     "worker": ("worker",),
     "commands": ("commands",),
     "renewal": ("renewal",),
     "schedule": ("schedule",),
+    "recovery": ("recovery",),
 }
 
 
@@ -360,16 +385,70 @@ def _check_invariants(config: Config, problems: list[str]) -> None:
         problems.append("statuses.deliverable: option names must be distinct")
     if config.airtable.requests_per_second <= 0:
         problems.append("airtable.requests_per_second: must be positive")
+    for section in ("airtable", "github"):
+        for key in ("timeout_seconds", "connect_timeout_seconds"):
+            if getattr(getattr(config, section), key) <= 0:
+                problems.append(f"{section}.{key}: must be positive")
     if not 1 <= config.airtable.batch_size <= 10:
         problems.append("airtable.batch_size: Airtable takes 1 to 10 records per write")
     if config.worker.concurrency < 1:
         problems.append("worker.concurrency: must be at least 1")
     if config.worker.max_attempts < 1:
         problems.append("worker.max_attempts: must be at least 1")
+    if config.recovery.interval_minutes <= 0:
+        problems.append("recovery.interval_minutes: must be positive (enabled = false: off)")
+    for key in ("max_per_pass", "max_pages"):
+        if getattr(config.recovery, key) < 1:
+            problems.append(f"recovery.{key}: must be at least 1")
     for key in ("link_role", "status_role"):
         role = getattr(config.commands, key)
         if role not in ROLES:
             problems.append(f"commands.{key}: expected one of {', '.join(ROLES)}, got {role!r}")
+
+
+PRIVATE_KEY_EXPECTED = (
+    "expected the GitHub App's private key as GitHub generates it (a PEM file beginning "
+    "-----BEGIN RSA PRIVATE KEY-----), its text with literal \\n for the line breaks, or "
+    "that text base64-encoded"
+)
+
+
+def normalize_private_key(text: str) -> str:
+    """The App's private key as PEM text, from any of the forms it is commonly carried in.
+
+    A key is accepted as the ``.pem`` file GitHub generates, as that text with literal
+    ``\\n`` sequences for its line breaks (how many CI systems keep a multi-line secret in
+    one line), or base64-encoded (how Kubernetes secrets and some vaults carry files). The
+    key is loaded to be sure it is an RSA private key (GitHub signs App JWTs with RS256);
+    anything else raises :class:`ValueError` saying what form is expected, never the key.
+    """
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    candidate = text.strip()
+    if len(candidate) > 1 and candidate[0] == candidate[-1] and candidate[0] in "\"'":
+        candidate = candidate[1:-1].strip()  # pasted with its quotes
+    if "-----BEGIN" not in candidate:
+        try:
+            decoded = base64.b64decode("".join(candidate.split()), validate=True)
+            candidate = decoded.decode("ascii").strip()
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            raise ValueError(f"not a PEM private key: {PRIVATE_KEY_EXPECTED}") from None
+    if "\\n" in candidate:
+        candidate = candidate.replace("\\r\\n", "\n").replace("\\n", "\n")
+    candidate = candidate.replace("\r\n", "\n").strip() + "\n"
+    try:
+        key = serialization.load_pem_private_key(candidate.encode("ascii"), password=None)
+    except TypeError:
+        raise ValueError(
+            "the private key is encrypted with a passphrase; GitHub's keys are not: "
+            "use the .pem file as downloaded"
+        ) from None
+    except (ValueError, UnicodeEncodeError):
+        raise ValueError(f"not a usable PEM private key: {PRIVATE_KEY_EXPECTED}") from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError(f"not an RSA key (GitHub Apps sign with RS256): {PRIVATE_KEY_EXPECTED}")
+    return candidate
 
 
 def load_config(environ: Mapping[str, str] | None = None) -> Config:
@@ -399,6 +478,14 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
     app_id = env.get("GITHUB_APP_ID") or None
     if app_id is not None and not app_id.isdigit():
         problems.append("GITHUB_APP_ID: expected the App's numeric id")
+    if private_key is not None:
+        source = (
+            "GITHUB_PRIVATE_KEY" if env.get("GITHUB_PRIVATE_KEY") else "GITHUB_PRIVATE_KEY_PATH"
+        )
+        try:
+            private_key = normalize_private_key(private_key)
+        except ValueError as exc:
+            problems.append(f"{source}: {exc}")
     if bool(app_id) != bool(private_key) and not any("GITHUB_PRIVATE_KEY" in p for p in problems):
         problems.append(
             "GITHUB_APP_ID and GITHUB_PRIVATE_KEY (or GITHUB_PRIVATE_KEY_PATH) go together: "

@@ -15,11 +15,12 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from typing import Any, Protocol
+from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import gidgethub
 import gidgethub.aiohttp
-from gidgethub import apps
+from gidgethub import apps, sansio
 
 from bot.config import Config
 from bot.issues import IssueRef
@@ -34,13 +35,32 @@ TOKEN_REFRESH_MARGIN_SECONDS = 60.0
 MAX_RATE_LIMIT_WAIT_SECONDS = 60.0
 
 
+class IssueNotVisible(Exception):
+    """GitHub answered 404 for an issue: the App is not installed on its repository, cannot
+    see a private one, or the URL is wrong. Not a deletion (that is 410)."""
+
+    def __init__(self, ref: IssueRef) -> None:
+        super().__init__(f"GitHub answers 404 for {ref}: not visible to the App")
+        self.ref = ref
+
+
+class GitHubNotJSON(gidgethub.GitHubException):
+    """GitHub (or something in its place) answered a request with a body that is not JSON."""
+
+    def __init__(self, status: int, content_type: str | None) -> None:
+        super().__init__(f"HTTP {status} answered with {content_type or 'no content type'}")
+        self.status = status
+        self.content_type = content_type
+
+
 class GitHubGateway(Protocol):
     """What the bot asks of GitHub."""
 
     can_read: bool
 
     async def get_issue(self, ref: IssueRef, installation_id: int | None) -> dict[str, Any] | None:
-        """The issue as GitHub's REST API returns it, or None when it no longer exists."""
+        """The issue as GitHub's REST API returns it; None when it was deleted (410). Raises
+        :class:`IssueNotVisible` when GitHub answers 404."""
 
     async def create_comment(self, ref: IssueRef, body: str, installation_id: int | None) -> None:
         """Post a comment on an issue."""
@@ -51,8 +71,15 @@ class GitHubGateway(Protocol):
     async def permission(
         self, owner: str, repo: str, login: str, installation_id: int | None
     ) -> dict[str, str]:
-        """``{"role_name": ..., "permission": ...}`` of ``login`` on the repository; both are
-        ``"none"`` for someone who is not a collaborator. Raises when GitHub cannot say."""
+        """``{"role_name": ..., "permission": ..., "granted": ...}`` of ``login`` on the
+        repository (``granted``: the highest role the answer's ``permissions`` hash allows);
+        all ``"none"`` for someone who is not a collaborator. Raises when GitHub cannot say."""
+
+    async def custom_role_base(
+        self, org: str, role_name: str, installation_id: int | None
+    ) -> str | None:
+        """The ``base_role`` of the organization's custom repository role ``role_name``, or
+        None when GitHub does not say (no such role, or the App may not read them)."""
 
     async def add_reaction(
         self, owner: str, repo: str, comment_id: int, content: str, installation_id: int | None
@@ -68,6 +95,11 @@ class GitHubGateway(Protocol):
         self, owner: str, repo: str, comment_id: int, body: str, installation_id: int | None
     ) -> None:
         """Replace the body of an issue comment."""
+
+    async def delete_comment(
+        self, owner: str, repo: str, comment_id: int, installation_id: int | None
+    ) -> None:
+        """Delete an issue comment; one already gone is no error."""
 
     async def list_sub_issues(
         self, ref: IssueRef, installation_id: int | None
@@ -105,11 +137,28 @@ class _CountingGitHubAPI(gidgethub.aiohttp.GitHubAPI):
         self._metrics.github_calls.labels(method=method).inc()
         try:
             status, response_headers, data = await super()._request(method, url, headers, body)
-        except aiohttp.ClientError:
+        except (aiohttp.ClientError, TimeoutError) as exc:
             self._metrics.github_errors.labels(status="network").inc()
+            self._metrics.health.failure("github", f"{method} {url}: {exc!r}", kind="network")
             raise
+        if 200 <= status < 300 and data and not _is_json(response_headers):
+            # Not GitHub's answer: a proxy's or portal's page, a wrong GITHUB_API_URL. gidgethub
+            # would hand the text on as if it were the JSON asked for.
+            self._metrics.github_errors.labels(status="not_json").inc()
+            self._metrics.health.failure(
+                "github", f"{method} {url}: HTTP {status}, not JSON", kind="not_json"
+            )
+            raise GitHubNotJSON(status, response_headers.get("content-type"))
         if status >= 400:
             self._metrics.github_errors.labels(status=str(status)).inc()
+        if status >= 500 or status in (401, 403, 429):
+            # 404, 410 and 422 are answers about what was asked (a hidden or deleted issue,
+            # a refused write), not GitHub failing.
+            self._metrics.health.failure(
+                "github", f"{method} {url}: HTTP {status}", kind=str(status)
+            )
+        else:
+            self._metrics.health.success("github")
         return status, response_headers, data
 
     async def handle_rate_limit_error(
@@ -126,6 +175,12 @@ class _CountingGitHubAPI(gidgethub.aiohttp.GitHubAPI):
         log.warning("GitHub rate limit spent; waiting %.1fs for its reset", max(wait, 0))
         await asyncio.sleep(max(wait, 0) + 0.1)
         return True
+
+
+def _is_json(headers: Mapping[str, str]) -> bool:
+    """Whether an answer says its body is JSON (``application/json``, ``...+json``)."""
+    content_type = str(headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+    return content_type == "application/json" or content_type.endswith("+json")
 
 
 class AppGitHub:
@@ -181,7 +236,13 @@ class AppGitHub:
         return self._api(app_id=self._app_id, private_key=self._private_key)
 
     async def get_issue(self, ref: IssueRef, installation_id: int | None) -> dict[str, Any] | None:
-        """The issue now, or None when GitHub says it is gone (404 or 410)."""
+        """The issue now; None when GitHub says it was deleted (410).
+
+        A transferred issue answers 301 with its new place, which aiohttp follows: the issue
+        returned then has its new ``html_url``. A 404 raises :class:`IssueNotVisible`: GitHub
+        answers 404 alike for an App not installed on the repository, a private repository
+        it cannot see and a mistyped URL, so it says nothing about the issue itself.
+        """
         gh = await self.client(installation_id)
         try:
             issue = await gh.getitem(
@@ -189,8 +250,10 @@ class AppGitHub:
                 url_vars={"owner": ref.owner, "repo": ref.repo, "number": str(ref.number)},
             )
         except gidgethub.BadRequest as exc:
-            if exc.status_code in (404, 410):
+            if exc.status_code == 410:
                 return None
+            if exc.status_code == 404:
+                raise IssueNotVisible(ref) from exc
             raise
         return dict(issue)
 
@@ -215,10 +278,14 @@ class AppGitHub:
             )
         except gidgethub.BadRequest as exc:
             if exc.status_code == 404:  # not a collaborator
-                return {"role_name": "none", "permission": "none"}
+                return {"role_name": "none", "permission": "none", "granted": "none"}
             raise
         permission = str(answer.get("permission") or "none")
-        return {"role_name": str(answer.get("role_name") or permission), "permission": permission}
+        return {
+            "role_name": str(answer.get("role_name") or permission),
+            "permission": permission,
+            "granted": _granted_role((answer.get("user") or {}).get("permissions")),
+        }
 
     async def add_reaction(
         self, owner: str, repo: str, comment_id: int, content: str, installation_id: int | None
@@ -257,6 +324,20 @@ class AppGitHub:
             url_vars={"owner": owner, "repo": repo, "id": str(comment_id)},
             data={"body": body},
         )
+
+    async def delete_comment(
+        self, owner: str, repo: str, comment_id: int, installation_id: int | None
+    ) -> None:
+        """Delete a comment; a 404 (deleted already, by another process) is fine."""
+        gh = await self.client(installation_id)
+        try:
+            await gh.delete(
+                "/repos/{owner}/{repo}/issues/comments/{id}",
+                url_vars={"owner": owner, "repo": repo, "id": str(comment_id)},
+            )
+        except gidgethub.BadRequest as exc:
+            if exc.status_code != 404:
+                raise
 
     async def list_sub_issues(
         self, ref: IssueRef, installation_id: int | None
@@ -305,11 +386,101 @@ class AppGitHub:
         if self._bot_login is None:
             try:
                 app = await self.app_client().getitem("/app")
-            except (gidgethub.GitHubException, aiohttp.ClientError) as exc:
-                log.warning("could not read the App's slug from GitHub: %s", exc)
+            except (
+                gidgethub.GitHubException,
+                aiohttp.ClientError,
+                TimeoutError,
+                ValueError,
+            ) as exc:
+                log.warning("could not read the App's slug from GitHub: %s", exc or repr(exc))
                 return None
             self._bot_login = f"{app['slug']}[bot]"
         return self._bot_login
+
+    async def hook_deliveries(
+        self, *, cursor: str | None = None, per_page: int = 100
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of the App's webhook delivery log, newest first, and the ``cursor`` of the
+        next (older) page, or None on the last page (``GET /app/hook/deliveries``, as the App).
+
+        https://docs.github.com/en/rest/apps/webhooks#list-deliveries-for-an-app-webhook
+        """
+        url_vars: dict[str, str] = {"per_page": str(per_page)}
+        template = "/app/hook/deliveries{?per_page}"
+        if cursor is not None:
+            url_vars["cursor"] = cursor
+            template = "/app/hook/deliveries{?per_page,cursor}"
+        gh = self.app_client()
+        # The cursor of the next page is only in the Link header, and gidgethub hands that
+        # header's rel="next" URL out only from _make_request (getiter follows it unseen).
+        data, next_url, _ = await gh._make_request(
+            "GET", template, url_vars, b"", sansio.accept_format()
+        )
+        cursors = parse_qs(urlsplit(next_url).query).get("cursor", []) if next_url else []
+        page: Any = data  # typed as bytes by gidgethub; it is the decoded JSON
+        items: list[dict[str, Any]] = [dict(item) for item in page]
+        return items, cursors[0] if cursors else None
+
+    async def hook_delivery(self, delivery_id: int) -> dict[str, Any] | None:
+        """One logged delivery with its ``request`` (headers, payload) and ``response``; None
+        when the log no longer has it (404).
+
+        https://docs.github.com/en/rest/apps/webhooks#get-a-delivery-for-an-app-webhook
+        """
+        try:
+            delivery = await self.app_client().getitem(
+                "/app/hook/deliveries/{id}", url_vars={"id": str(delivery_id)}
+            )
+        except gidgethub.BadRequest as exc:
+            if exc.status_code == 404:
+                return None
+            raise
+        return dict(delivery)
+
+    async def custom_role_base(
+        self, org: str, role_name: str, installation_id: int | None
+    ) -> str | None:
+        """The ``base_role`` of ``org``'s custom repository role named ``role_name``.
+
+        ``GET /orgs/{org}/custom-repository-roles`` (https://docs.github.com/en/rest/orgs/
+        custom-roles) needs the App's "Custom repository roles" organization permission
+        (read); without it GitHub answers 403, and a user-owned repository has no
+        organization (404): both give None, and the caller falls back to the permission
+        endpoint's own answer.
+        """
+        gh = await self.client(installation_id)
+        try:
+            answer = await gh.getitem("/orgs/{org}/custom-repository-roles", url_vars={"org": org})
+        except gidgethub.BadRequest as exc:
+            if exc.status_code in (403, 404):
+                return None
+            raise
+        for role in answer.get("custom_roles") or []:
+            if str(role.get("name", "")).lower() == role_name.lower():
+                base = role.get("base_role")
+                return str(base) if base else None
+        return None
+
+
+# The ``permissions`` hash of a collaborator, strongest first, and the role each flag means.
+_GRANTS = (
+    ("admin", "admin"),
+    ("maintain", "maintain"),
+    ("push", "write"),
+    ("triage", "triage"),
+    ("pull", "read"),
+)
+
+
+def _granted_role(permissions: Any) -> str:
+    """The highest role a collaborator's ``permissions`` hash grants (``none`` without one).
+
+    GitHub: "The permissions hash can also be used to determine which base level of access
+    the collaborator has to the repository" (get repository permissions for a user).
+    """
+    if not isinstance(permissions, Mapping):
+        return "none"
+    return next((role for flag, role in _GRANTS if permissions.get(flag) is True), "none")
 
 
 class GitHubUnavailable(RuntimeError):
@@ -349,6 +520,12 @@ class LoggingGitHub:
         """Log the edit that would have been made."""
         log.info("would edit comment %s in %s/%s: %s", comment_id, owner, repo, body)
 
+    async def delete_comment(
+        self, owner: str, repo: str, comment_id: int, installation_id: int | None
+    ) -> None:
+        """Log the deletion that would have been made."""
+        log.info("would delete comment %s in %s/%s", comment_id, owner, repo)
+
     async def list_sub_issues(
         self, ref: IssueRef, installation_id: int | None
     ) -> list[dict[str, Any]]:
@@ -383,3 +560,9 @@ class LoggingGitHub:
     async def bot_login(self) -> str | None:
         """Unknown without credentials."""
         return None
+
+    async def custom_role_base(
+        self, org: str, role_name: str, installation_id: int | None
+    ) -> str | None:
+        """Unknown without credentials."""
+        raise GitHubUnavailable("no GitHub App credentials: cannot read custom roles")

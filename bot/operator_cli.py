@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import re
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 
 from bot.airtable import AirtableError
 from bot.config import Config, load_config
+from bot.errors import OperatorError, airtable_problem_for
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -25,6 +27,7 @@ EXIT_USAGE = 2
 NO_BASE = "error: AIRTABLE_BASE_ID is not set (and no [bases] in the configuration)"
 AIRTABLE_FAILED = "error: {error}"
 REPORT_WRITTEN = "report written to {path}"
+REPORT_UNWRITABLE = "cannot write the report to {path}: {reason}"
 _REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
 
@@ -67,7 +70,7 @@ def _cmd_sync(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(sync_command(config, repo=repo, dry_run=args.dry_run, out=sys.stdout))
     except AirtableError as exc:
-        print(AIRTABLE_FAILED.format(error=exc), file=sys.stderr)
+        print(AIRTABLE_FAILED.format(error=airtable_problem_for(config, exc)), file=sys.stderr)
         return EXIT_FAILED
 
 
@@ -81,7 +84,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     try:
         text, ok = asyncio.run(audit_command(config, output_format=args.format, today=_today()))
     except AirtableError as exc:
-        print(AIRTABLE_FAILED.format(error=exc), file=sys.stderr)
+        print(AIRTABLE_FAILED.format(error=airtable_problem_for(config, exc)), file=sys.stderr)
         return EXIT_FAILED
     print(text)
     return EXIT_OK if ok else EXIT_FAILED
@@ -95,6 +98,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if not (config.airtable_base_id or config.bases_by_owner):
         print(NO_BASE, file=sys.stderr)
         return EXIT_USAGE
+    output = Path(args.output) if args.output else None
+    if output is not None:
+        # Before reading the base: a path that cannot be written fails at once.
+        _writable_or_fail(output)
     try:
         text = asyncio.run(
             report_command(
@@ -105,15 +112,36 @@ def _cmd_report(args: argparse.Namespace) -> int:
                 project=args.project,
             )
         )
-    except (AirtableError, ReportError) as exc:
+    except AirtableError as exc:
+        print(AIRTABLE_FAILED.format(error=airtable_problem_for(config, exc)), file=sys.stderr)
+        return EXIT_FAILED
+    except ReportError as exc:
         print(AIRTABLE_FAILED.format(error=exc), file=sys.stderr)
         return EXIT_FAILED
-    if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
-        print(REPORT_WRITTEN.format(path=args.output), file=sys.stderr)
+    if output is not None:
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise OperatorError(
+                REPORT_UNWRITABLE.format(path=output, reason=exc.strerror or exc)
+            ) from exc
+        print(REPORT_WRITTEN.format(path=output), file=sys.stderr)
     else:
         sys.stdout.write(text)
     return EXIT_OK
+
+
+def _writable_or_fail(path: Path) -> None:
+    """Raise :class:`OperatorError` when ``path`` cannot be written (no such folder, a
+    folder in its place, no permission); a file already there is left as it is."""
+    if path.is_dir():
+        raise OperatorError(REPORT_UNWRITABLE.format(path=path, reason="it is a folder"))
+    parent = path.parent
+    if not parent.is_dir():
+        reason = "no such folder" if not parent.exists() else "its parent is not a folder"
+        raise OperatorError(REPORT_UNWRITABLE.format(path=path, reason=f"{reason}: {parent}"))
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise OperatorError(REPORT_UNWRITABLE.format(path=path, reason="permission denied"))
 
 
 def _repo_name(text: str) -> str:

@@ -9,7 +9,7 @@ repository's issues page by page.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +19,7 @@ import gidgethub
 
 from bot.airtable import AirtableLane, Lanes, Record
 from bot.config import Config
+from bot.errors import GITHUB_FAILURES
 from bot.github import AppGitHub, GitHubGateway, IssueNotVisible, LoggingGitHub
 from bot.issues import IssueRef, IssueState
 from bot.metrics import Metrics
@@ -36,11 +37,24 @@ class Runtime:
     metrics: Metrics
 
 
+def github_session(config: Config) -> aiohttp.ClientSession:
+    """The HTTP session for GitHub calls, with ``[github]``'s connect and total timeouts, so
+    no call waits for ever on a server that accepts the connection and never answers."""
+    settings = config.github
+    return aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(
+            total=settings.timeout_seconds,
+            connect=settings.connect_timeout_seconds,
+            sock_connect=settings.connect_timeout_seconds,
+        )
+    )
+
+
 @asynccontextmanager
 async def open_runtime(config: Config) -> AsyncIterator[Runtime]:
     """Open one HTTP session and the Airtable lanes for a command; close them after."""
     metrics = Metrics()
-    async with aiohttp.ClientSession() as session:
+    async with github_session(config) as session:
         github: GitHubGateway = (
             AppGitHub(session, config, metrics=metrics)
             if config.has_github_app
@@ -109,20 +123,41 @@ async def list_repo_issues(
     }
 
 
+@dataclass(frozen=True)
+class Unreadable:
+    """What GitHub would not give, and why (one line, :func:`bot.errors.github_problem`)."""
+
+    what: str  # "owner/repo" or an issue key
+    reason: str
+    deliverables: int = 0  # how many deliverables it leaves unchecked
+
+
 @dataclass
 class IssueIndex:
     """Issues read from GitHub for a set of deliverables: state by issue key, and what was
-    skipped (repositories the App is not installed on)."""
+    skipped (repositories the App is not installed on, issues or repositories it could not
+    read, each with the reason)."""
 
     states: dict[str, IssueState] = field(default_factory=dict)
     raw: dict[str, dict[str, Any]] = field(default_factory=dict)
     uninstalled: dict[str, int] = field(default_factory=dict)  # "owner/repo" → deliverables
     installations: dict[str, int] = field(default_factory=dict)
     not_visible: dict[str, IssueRef] = field(default_factory=dict)  # GitHub answered 404
+    unreadable: list[Unreadable] = field(default_factory=list)  # any other failure
+    unread_refs: dict[str, IssueRef] = field(default_factory=dict)  # their deliverables' issues
 
     def installation_for(self, owner: str) -> int | None:
         """The installation id serving ``owner``, or None."""
         return self.installations.get(owner.lower())
+
+    @property
+    def complete(self) -> bool:
+        """Whether every issue asked for was read (nothing uninstalled, hidden or failed)."""
+        return not (self.uninstalled or self.not_visible or self.unreadable)
+
+
+def _is_not_found(exc: BaseException) -> bool:
+    return isinstance(exc, gidgethub.BadRequest) and int(exc.status_code) == 404
 
 
 async def fetch_issues(
@@ -131,15 +166,22 @@ async def fetch_issues(
     *,
     extra_repos: Iterable[tuple[str, str]] = (),
     installations: dict[str, int] | None = None,
+    describe: Callable[[BaseException], str] | None = None,
+    on_repo: Callable[[str, int, int], None] | None = None,
 ) -> IssueIndex:
     """Read the issues behind ``refs`` from GitHub: each repository listed page by page, and
     each issue missing from its listing (deleted, transferred) read on its own.
 
     A deleted issue (410) is recorded with state ``deleted``; an issue GitHub answers 404 for
     (or whose repository listing answers 404) goes in ``not_visible`` with no state, so its
-    deliverable is left as it is. ``extra_repos`` are listed too, so their issues are in
-    ``raw`` (``sync`` looks there for labelled issues).
+    deliverable is left as it is. Any other failure of a repository's listing or of one
+    issue (refused, GitHub failing, no answer, not JSON) is recorded in ``unreadable`` with
+    the reason (``describe`` words it) and the rest goes on: one bad repository never stops
+    the others. ``extra_repos`` are listed too, so their issues are in ``raw`` (``sync``
+    looks there for labelled issues). ``on_repo(name, n, total)`` is told before each
+    repository is read (``sync``'s progress).
     """
+    word = describe or (lambda exc: str(exc) or type(exc).__name__)
     if installations is None:
         installations = await installation_ids(github)
     index = IssueIndex(installations=installations)
@@ -148,18 +190,25 @@ async def fetch_issues(
         by_repo.setdefault((ref.owner.lower(), ref.repo.lower()), []).append(ref)
     for owner, repo in extra_repos:
         by_repo.setdefault((owner.lower(), repo.lower()), [])
-    for (owner, repo), wanted in by_repo.items():
+    for n, ((owner, repo), wanted) in enumerate(by_repo.items(), start=1):
+        name = f"{owner}/{repo}"
         installation = index.installation_for(owner)
         if installation is None:
-            index.uninstalled[f"{owner}/{repo}"] = len(wanted)
+            index.uninstalled[name] = len(wanted)
             continue
+        if on_repo is not None:
+            on_repo(name, n, len(by_repo))
         try:
             issues = await list_repo_issues(github, owner, repo, installation)
-        except gidgethub.BadRequest as exc:
-            if exc.status_code != 404:
-                raise
-            log.warning("GitHub answers 404 for the issues of %s/%s: not visible", owner, repo)
-            index.not_visible.update((ref.key, ref) for ref in wanted)
+        except GITHUB_FAILURES as exc:
+            if _is_not_found(exc):
+                log.warning("GitHub answers 404 for the issues of %s: not visible", name)
+                index.not_visible.update((ref.key, ref) for ref in wanted)
+                continue
+            reason = word(exc)
+            log.warning("could not read the issues of %s: %s", name, reason)
+            index.unreadable.append(Unreadable(name, reason, len(wanted)))
+            index.unread_refs.update((ref.key, ref) for ref in wanted)
             continue
         for number, issue in issues.items():
             key = IssueRef(owner, repo, number).key
@@ -172,6 +221,12 @@ async def fetch_issues(
                 data = await github.get_issue(ref, installation)
             except IssueNotVisible:
                 index.not_visible[ref.key] = ref
+                continue
+            except GITHUB_FAILURES as exc:
+                reason = word(exc)
+                log.warning("could not read %s: %s", ref, reason)
+                index.unreadable.append(Unreadable(str(ref), reason, 1))
+                index.unread_refs[ref.key] = ref
                 continue
             if data is None:
                 index.states[ref.key] = IssueState(ref=ref, title="", state="deleted")

@@ -29,7 +29,9 @@ def by_issue(at: LocalAirtable) -> dict[str, dict[str, Any]]:
 
 
 async def sync(at: LocalAirtable, gh: GitHubStandIn, tmp_path: Path, **kwargs: Any) -> str:
-    """Run one sync in process; what it printed."""
+    """Run one sync in process; what it printed (``code``: the exit code expected, 0 unless
+    something could not be reached)."""
+    expected = kwargs.pop("code", 0)
     out = io.StringIO()
     config = bot_config(tmp_path / "data", at, "s", gh)
     code = await sync_command(
@@ -39,7 +41,7 @@ async def sync(at: LocalAirtable, gh: GitHubStandIn, tmp_path: Path, **kwargs: A
         out=out,
         progress_to=Progress(io.StringIO()),
     )
-    assert code == 0
+    assert code == expected, out.getvalue()
     return out.getvalue()
 
 
@@ -261,7 +263,7 @@ async def test_sweep_reads_404_410_and_301_as_github_means_them(
     # Issue 2 is missing from the listing and answers 404 on its own: not visible.
     github.inject(r"/issues/2$", 404, times=None, method="GET")
     github.inject(r"/repos/example-org/infrastructure/issues$", 200, times=None, body=[])
-    out = await sync(local_airtable, github, tmp_path)
+    out = await sync(local_airtable, github, tmp_path, code=1)  # one issue not reached
     rows = by_issue(local_airtable)
     assert rows["2"] == before  # left as it is
     assert rows["3"]["Status"] == "Cancelled"
@@ -273,3 +275,4 @@ async def test_sweep_reads_404_410_and_301_as_github_means_them(
     )
     assert '"Configure login"' in out
     assert "  skipped: not visible on GitHub (404): 1" in out
+    assert "  example-org/infrastructure: GitHub answers 404" in out  # in the summary too

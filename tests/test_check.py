@@ -89,7 +89,7 @@ def test_check_names_a_renamed_field_a_missing_option_and_a_wrong_type(
         f'FAIL Airtable schema: base {b}: Project Deliverables.Status has no option "Blocked": '
         'add it to the field, or set [statuses.deliverable] blocked = "<its name>"',
     ], result.stdout
-    assert result.stdout.strip().endswith("3 of 8 checks failed")
+    assert result.stdout.strip().endswith("3 of 10 checks failed")
 
 
 def test_a_configuration_naming_the_renamed_field_passes(
@@ -175,3 +175,24 @@ async def test_run_checks_in_process_on_a_broken_base(
         'field, or set [statuses.engagement] needs_renewal = "<its name>"'
     ]
     assert render(results).endswith(f"1 of {len(results)} checks failed")
+
+
+def test_check_names_the_issues_github_answered_404_for(
+    tmp_path: Path, base: LocalAirtable, github: GitHubStandIn
+) -> None:
+    env = operator_env(tmp_path, base, github)
+    # Issue 2 is missing from its repository's listing and answers 404 alone: not visible.
+    github.inject(r"/issues/2$", 404, times=None, method="GET")
+    github.inject(r"/repos/example-org/infrastructure/issues$", 200, times=None, body=[])
+    synced = run_bot("sync", env=env, cwd=tmp_path)
+    assert "GitHub answers 404" in synced.stdout, synced.stdout + synced.stderr
+    result = run_bot("check", env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    [line] = [x for x in result.stdout.splitlines() if "issues visible to the App" in x]
+    assert line.startswith("FAIL")
+    assert "GitHub answers 404 for 1 deliverable issue(s)" in line
+    assert "example-org/infrastructure (issues 2)" in line
+    github.clear_faults()
+    run_bot("sync", env=env, cwd=tmp_path)  # GitHub answers again: the issue is forgotten
+    again = run_bot("check", env=env, cwd=tmp_path)
+    assert "ok   issues visible to the App" in again.stdout, again.stdout

@@ -283,7 +283,11 @@ def test_serve_with_token_but_no_base_exits_2_naming_it(tmp_path: Path, data: Pa
         pytest.param(
             None,
             {"GITHUB_APP_ID": "my-app", "GITHUB_PRIVATE_KEY": "pem", "AIRTABLE_BASE_ID": "base1"},
-            ["GITHUB_APP_ID: expected the App's numeric id", "AIRTABLE_BASE_ID"],
+            [
+                "GITHUB_APP_ID: expected the App's numeric id",
+                "GITHUB_PRIVATE_KEY: not a PEM private key: expected",
+                "AIRTABLE_BASE_ID",
+            ],
             id="bad-environment",
         ),
     ],

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.config import Config, ConfigError, load_config
+from tests.github_standin import app_private_key_pem
 
 
 def write(tmp_path: Path, text: str) -> dict[str, str]:
@@ -96,7 +97,9 @@ def test_unreadable_and_invalid_files(tmp_path: Path) -> None:
 
 def test_private_key_from_path_and_secrets_hidden(tmp_path: Path) -> None:
     key = tmp_path / "key.pem"
-    key.write_text("-----BEGIN PRIVATE KEY-----\nsecret-material\n", encoding="utf-8")
+    pem = app_private_key_pem()
+    key.write_text(pem, encoding="utf-8")
+    secret_material = pem.splitlines()[1]
     config = load_config(
         {
             "GITHUB_APP_ID": "42",
@@ -109,7 +112,7 @@ def test_private_key_from_path_and_secrets_hidden(tmp_path: Path) -> None:
     assert config.has_github_app
     assert config.github_api_url == "http://127.0.0.1:9"
     shown = repr(config)
-    for secret in ("secret-material", "hush", "patXYZ"):
+    for secret in (secret_material, "hush", "patXYZ"):
         assert secret not in shown
 
 
