@@ -146,13 +146,13 @@ class Reconciler:
                     moved_to or ref, installation_id, hint=hint, deleted=deleted
                 )
             except IssueNotVisible:
-                await self._note_not_visible(ref)
+                await self.note_not_visible(ref)
                 return Outcome("not-visible", record["id"])
             if issue is None:
                 log.info("%s: ignoring an event older than what was already applied", ref)
                 return Outcome("stale", record["id"])
             if self.github.can_read and not deleted:
-                await self._clear_not_visible(ref)
+                await self.clear_not_visible(ref)
             names = self.config.fields.deliverables
             changes = self.changes_for(
                 record, deliverable_state(issue, self.config.statuses, self.config.labels)
@@ -177,8 +177,9 @@ class Reconciler:
                 )
             return Outcome("updated" if changes else "unchanged", record["id"], transition)
 
-    async def _note_not_visible(self, ref: IssueRef) -> None:
-        """GitHub answered 404: keep the record as it is; warn once per issue, count it."""
+    async def note_not_visible(self, ref: IssueRef) -> None:
+        """GitHub answered 404: keep the record as it is; warn once per issue, count it, and
+        remember it in the journal (``check`` names it)."""
         self.metrics.github_not_visible.inc()
         keys = await self._not_visible_keys()
         keys.add(ref.key)
@@ -194,7 +195,8 @@ class Reconciler:
                 ref.repo,
             )
 
-    async def _clear_not_visible(self, ref: IssueRef) -> None:
+    async def clear_not_visible(self, ref: IssueRef) -> None:
+        """GitHub answered for the issue again: forget that it did not."""
         keys = await self._not_visible_keys()
         if ref.key in keys:
             keys.discard(ref.key)
