@@ -9,6 +9,7 @@ turn the result into text or JSON.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from bot.status import deliverable_state
 
 GITHUB_SKIPPED = "skipped: no GitHub App credentials, so issues cannot be read"
 GITHUB_FAILED = "skipped: GitHub could not be read ({reason})"
+RULE_PARTIAL = "partly: some deliverables' issues could not be read, see the notes"
 UNINSTALLED_SKIPPED = "{count} deliverable(s) in {repo} not checked: the App is not installed there"
 NOT_VISIBLE_SKIPPED = (
     "{count} deliverable(s) in {repo} not checked: GitHub answers 404 (the App is not "
@@ -378,6 +380,7 @@ class RuleResult:
     rule: Rule
     violations: list[Violation]
     skipped: str | None = None
+    partial: str | None = None  # checked, but not over everything (why)
 
 
 @dataclass(frozen=True)
@@ -486,6 +489,13 @@ async def audit_base(
                 for u in index.unreadable
             )
     result = run_audit(AuditContext(data, config, today, issues), github_failed=github_failed)
+    if notes:
+        result.results = [
+            dataclasses.replace(r, partial=RULE_PARTIAL)
+            if r.rule.name == "deliverable-status-disagrees" and not r.skipped
+            else r
+            for r in result.results
+        ]
     result.notes.extend(notes)
     result.unreached.extend(notes)
     if github_failed:
@@ -497,8 +507,11 @@ def render_text(result: AuditResult) -> str:
     """The audit as lines for a terminal: each rule, its violations, notes, a summary."""
     lines = []
     for r in result.results:
-        mark = "skip" if r.skipped else ("FAIL" if r.violations else "ok  ")
-        description = r.rule.description + (f" ({r.skipped})" if r.skipped else "")
+        mark = (
+            "skip" if r.skipped else ("FAIL" if r.violations else ("part" if r.partial else "ok  "))
+        )
+        why = r.skipped or r.partial
+        description = r.rule.description + (f" ({why})" if why else "")
         lines.append(TEXT_RULE.format(mark=mark, name=r.rule.name, description=description))
         lines.extend(TEXT_VIOLATION.format(message=v.message) for v in r.violations)
     lines.extend(f"note: {note}" for note in result.notes)
@@ -556,6 +569,7 @@ def render_json(result: AuditResult) -> str:
                     "description": r.rule.description,
                     "ok": not r.violations,
                     "skipped": r.skipped,
+                    "partial": r.partial,
                     "violations": [
                         {"message": v.message, "records": [_ref_json(x) for x in v.records]}
                         for v in r.violations

@@ -29,7 +29,7 @@ from bot.journal import Journal
 from bot.runtime import Runtime, base_ids, open_runtime
 
 CONFIG_OK = "configuration is valid ({source})"
-CONFIG_PROBLEM = "configuration: {problem}"
+CONFIG_PROBLEM = "{problem}"
 TOKEN_MISSING = (
     "AIRTABLE_TOKEN is not set: create a personal access token with data.records:read, "
     "data.records:write and schema.bases:read and set it"

@@ -144,6 +144,7 @@ def test_check_lists_configuration_problems_one_per_line(tmp_path: Path) -> None
     failed = [line for line in result.stdout.splitlines() if line.startswith("FAIL")]
     assert len(failed) == 2, result.stdout
     assert all(line.startswith("FAIL configuration: ") for line in failed)
+    assert "configuration: configuration:" not in result.stdout
 
 
 def test_check_without_an_airtable_token_says_what_to_set(

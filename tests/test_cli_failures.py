@@ -314,6 +314,9 @@ def test_audit_names_an_unreadable_repository_and_exits_1(
     no_traceback(result)
     note = line_with(result.stdout, "note: 3 deliverable(s) in example-org/infrastructure")
     assert "GitHub answered HTTP 503: trouble on GitHub's side" in note
+    rule = line_with(result.stdout, "deliverable-status-disagrees")
+    assert rule.startswith("part deliverable-status-disagrees"), rule
+    assert "partly: some deliverables' issues could not be read" in rule
     assert "not everything could be checked" in result.stdout.splitlines()[-1]
 
 
