@@ -31,7 +31,7 @@ from pyairtable import Api
 
 from bot.config import Config
 from bot.issues import issue_url_key
-from bot.metrics import Metrics
+from bot.metrics import Metrics, status_label
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +213,9 @@ class AirtableLane:
                 return result
             except requests.HTTPError as exc:
                 status = exc.response.status_code if exc.response is not None else None
-                self.metrics.airtable_errors.labels(status=str(status)).inc()
+                self.metrics.airtable_errors.labels(
+                    status="network" if status is None else status_label(status)
+                ).inc()
                 self.metrics.health.failure(
                     "airtable", f"{operation}: {exc}", kind=str(status or "network")
                 )

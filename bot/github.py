@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
@@ -23,8 +24,8 @@ import gidgethub.aiohttp
 from gidgethub import apps, sansio
 
 from bot.config import Config
-from bot.issues import IssueRef
-from bot.metrics import Metrics
+from bot.issues import IssueRef, valid_owner, valid_repo
+from bot.metrics import Metrics, status_label
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,26 @@ USER_AGENT = "deliverables-bot"
 TOKEN_REFRESH_MARGIN_SECONDS = 60.0
 # Wait at most this long for GitHub's rate limit to reset before failing the call.
 MAX_RATE_LIMIT_WAIT_SECONDS = 60.0
+
+
+_LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,98}[A-Za-z0-9\]])?$")
+
+
+def _login(login: str) -> str:
+    """A user login as GitHub allows it (bots end in ``[bot]``); ValueError otherwise."""
+    if not _LOGIN.match(login) or ".." in login:
+        raise ValueError(f"not a GitHub login: {login!r}")
+    return login
+
+
+def _repo_vars(owner: str, repo: str | None, **more: str) -> dict[str, str]:
+    """URL variables for ``/repos/{owner}/{repo}/...`` (or ``/orgs/{org}``) from names checked
+    as GitHub allows them, so no path can leave the repository's routes; ValueError
+    otherwise."""
+    if not valid_owner(owner) or (repo is not None and not valid_repo(repo)):
+        raise ValueError(f"not a GitHub repository: {owner!r}/{repo!r}")
+    names = {"owner": owner, "org": owner} if repo is None else {"owner": owner, "repo": repo}
+    return names | more
 
 
 class IssueNotVisible(Exception):
@@ -150,7 +171,7 @@ class _CountingGitHubAPI(gidgethub.aiohttp.GitHubAPI):
             )
             raise GitHubNotJSON(status, response_headers.get("content-type"))
         if status >= 400:
-            self._metrics.github_errors.labels(status=str(status)).inc()
+            self._metrics.github_errors.labels(status=status_label(status)).inc()
         if status >= 500 or status in (401, 403, 429):
             # 404, 410 and 422 are answers about what was asked (a hidden or deleted issue,
             # a refused write), not GitHub failing.
@@ -274,7 +295,7 @@ class AppGitHub:
         try:
             answer = await gh.getitem(
                 "/repos/{owner}/{repo}/collaborators/{login}/permission",
-                url_vars={"owner": owner, "repo": repo, "login": login},
+                url_vars=_repo_vars(owner, repo, login=_login(login)),
             )
         except gidgethub.BadRequest as exc:
             if exc.status_code == 404:  # not a collaborator
@@ -294,7 +315,7 @@ class AppGitHub:
         gh = await self.client(installation_id)
         await gh.post(
             "/repos/{owner}/{repo}/issues/comments/{id}/reactions",
-            url_vars={"owner": owner, "repo": repo, "id": str(comment_id)},
+            url_vars=_repo_vars(owner, repo, id=str(int(comment_id))),
             data={"content": content},
         )
 
@@ -321,7 +342,7 @@ class AppGitHub:
         gh = await self.client(installation_id)
         await gh.patch(
             "/repos/{owner}/{repo}/issues/comments/{id}",
-            url_vars={"owner": owner, "repo": repo, "id": str(comment_id)},
+            url_vars=_repo_vars(owner, repo, id=str(int(comment_id))),
             data={"body": body},
         )
 
@@ -333,7 +354,7 @@ class AppGitHub:
         try:
             await gh.delete(
                 "/repos/{owner}/{repo}/issues/comments/{id}",
-                url_vars={"owner": owner, "repo": repo, "id": str(comment_id)},
+                url_vars=_repo_vars(owner, repo, id=str(int(comment_id))),
             )
         except gidgethub.BadRequest as exc:
             if exc.status_code != 404:
@@ -356,7 +377,7 @@ class AppGitHub:
     ) -> AsyncIterator[dict[str, Any]]:
         """A repository's issues, pull requests left out, page after page."""
         gh = await self.client(installation_id)
-        url_vars = {"owner": owner, "repo": repo, "state": state, "per_page": "100"}
+        url_vars = _repo_vars(owner, repo, state=state, per_page="100")
         template = "/repos/{owner}/{repo}/issues{?state,per_page}"
         if labels:
             url_vars["labels"] = labels
@@ -450,7 +471,9 @@ class AppGitHub:
         """
         gh = await self.client(installation_id)
         try:
-            answer = await gh.getitem("/orgs/{org}/custom-repository-roles", url_vars={"org": org})
+            answer = await gh.getitem(
+                "/orgs/{org}/custom-repository-roles", url_vars=_repo_vars(org, None)
+            )
         except gidgethub.BadRequest as exc:
             if exc.status_code in (403, 404):
                 return None

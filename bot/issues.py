@@ -11,10 +11,29 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+# GitHub's names: an owner is 1-39 letters, digits and single inner hyphens (Enterprise
+# Managed Users add an ``_shortcode`` suffix); a repository is 1-100 letters, digits, ``.``,
+# ``-`` and ``_``, never ``.`` or ``..``. An issue number is a positive integer.
+OWNER_PATTERN = r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}(?:_[A-Za-z0-9]{1,38})?"
+REPO_PATTERN = r"(?!\.\.?(?![A-Za-z0-9._-]))[A-Za-z0-9._-]{1,100}"
+NUMBER_PATTERN = r"[1-9][0-9]{0,9}"
+_OWNER = re.compile(f"^{OWNER_PATTERN}$")
+_REPO = re.compile(f"^{REPO_PATTERN}$")
 _ISSUE_URL = re.compile(
-    r"^https?://github\.com/(?P<owner>[^/\s]+)/(?P<repo>[^/\s]+)/(?:issues|pull)/(?P<number>\d+)/?$",
+    rf"^https?://github\.com/(?P<owner>{OWNER_PATTERN})/(?P<repo>{REPO_PATTERN})"
+    rf"/(?:issues|pull)/(?P<number>{NUMBER_PATTERN})/?$",
     re.IGNORECASE,
 )
+
+
+def valid_owner(owner: str) -> bool:
+    """Whether ``owner`` is a GitHub user or organisation name as GitHub allows it."""
+    return bool(_OWNER.match(owner))
+
+
+def valid_repo(repo: str) -> bool:
+    """Whether ``repo`` is a repository name as GitHub allows it (never ``.`` or ``..``)."""
+    return bool(_REPO.match(repo))
 
 
 @dataclass(frozen=True)
@@ -24,6 +43,14 @@ class IssueRef:
     owner: str
     repo: str
     number: int
+
+    def __post_init__(self) -> None:
+        # API paths are built from these parts: refuse anything that could leave
+        # /repos/{owner}/{repo} (``..``, ``/``) however the ref was made.
+        if not (valid_owner(self.owner) and valid_repo(self.repo)) or not (
+            isinstance(self.number, int) and 0 < self.number < 10**10
+        ):
+            raise ValueError(f"not a GitHub issue: {self.owner!r}/{self.repo!r}#{self.number!r}")
 
     @property
     def key(self) -> str:
@@ -40,7 +67,9 @@ class IssueRef:
 
 
 def parse_issue_url(url: str) -> IssueRef | None:
-    """The issue a ``https://github.com/OWNER/REPO/issues/N`` URL names, or None."""
+    """The issue a ``https://github.com/OWNER/REPO/issues/N`` URL names, or None for anything
+    else: names GitHub would not allow, ``.``/``..`` segments, a query or fragment, a zero
+    or signed number. (A trailing ``/`` is tolerated; GitHub redirects it.)"""
     match = _ISSUE_URL.match(url.strip())
     if match is None:
         return None

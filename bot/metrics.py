@@ -1,4 +1,9 @@
-"""Prometheus metrics of one bot process, in a registry of its own (so tests can run several)."""
+"""Prometheus metrics of one bot process, in a registry of its own (so tests can run several).
+
+Label values that come from outside (an event name from a signed delivery, an HTTP status
+from GitHub, Airtable or a proxy in front of them) go through :func:`event_label` and
+:func:`status_label`, so no sender can grow the number of series without bound.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,28 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from bot.health import Health
+
+# The events the bot handles or answers; any other name is counted as "other" ("unknown":
+# a delivery refused before its signature was checked).
+KNOWN_EVENTS = frozenset(
+    {"issues", "issue_comment", "sub_issues", "installation", "installation_repositories", "ping"}
+)
+# HTTP statuses counted under their own value; any other is counted by class (4xx, 5xx).
+KNOWN_STATUSES = frozenset(
+    {400, 401, 403, 404, 408, 409, 410, 413, 415, 422, 429, 500, 501, 502, 503, 504}
+)
+
+
+def event_label(event: str) -> str:
+    """The event name as a metric label: a handled event's name, else ``other``."""
+    return event if event in KNOWN_EVENTS else "other"
+
+
+def status_label(status: int) -> str:
+    """An HTTP status as a metric label: a known status's number, else its class (``4xx``)."""
+    if status in KNOWN_STATUSES:
+        return str(status)
+    return f"{status // 100}xx" if 100 <= status < 600 else "other"
 
 
 class Metrics:

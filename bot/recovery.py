@@ -49,7 +49,8 @@ import gidgethub
 
 from bot.config import Config
 from bot.journal import DEDUPE_DAYS, Journal, NewDelivery
-from bot.metrics import Metrics
+from bot.metrics import Metrics, event_label
+from bot.payloads import payload_problem
 from bot.server import issue_key_of
 
 log = logging.getLogger(__name__)
@@ -161,13 +162,16 @@ def _header(headers: Any, name: str) -> str | None:
 
 def delivery_from_log(entry: Mapping[str, Any], detail: Mapping[str, Any]) -> NewDelivery | None:
     """The journal entry for a delivery read back from the log, exactly as ``POST /webhook``
-    would have made it; None when the log does not hold its payload."""
+    would have made it; None when the log does not hold its payload, or holds one that
+    ``POST /webhook`` refuses (:func:`bot.payloads.payload_problem`)."""
     request = detail.get("request")
     payload = request.get("payload") if isinstance(request, Mapping) else None
     if not isinstance(payload, dict):
         return None
     headers = request.get("headers") if isinstance(request, Mapping) else None
     event = _header(headers, "X-GitHub-Event") or str(detail.get("event") or entry.get("event"))
+    if payload_problem(event, payload) is not None:
+        return None
     guid = str(entry["guid"])  # the X-GitHub-Delivery the original carried
     action = payload.get("action") if isinstance(payload.get("action"), str) else None
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
@@ -250,8 +254,8 @@ class Recovery:
                 delivery = None if detail is None else delivery_from_log(entry, detail)
                 if delivery is None:
                     log.warning(
-                        "recovery: delivery %s (%s.%s, log id %s) has no payload in GitHub's"
-                        " log; it cannot be recovered",
+                        "recovery: delivery %s (%s.%s, log id %s) has no payload the bot can"
+                        " use in GitHub's log; it cannot be recovered",
                         guid, entry.get("event"), entry.get("action"), entry.get("id"),
                     )  # fmt: skip
                     continue
@@ -261,7 +265,7 @@ class Recovery:
                 for delivery, ok in zip(new, accepted, strict=True):
                     if ok:
                         report.recovered += 1
-                        self.metrics.recovered.labels(event=delivery.event).inc()
+                        self.metrics.recovered.labels(event=event_label(delivery.event)).inc()
                         log.info(
                             "recovery: delivery %s (%s.%s, %s) journaled from GitHub's log",
                             delivery.delivery_id, delivery.event, delivery.action,

@@ -24,6 +24,7 @@ from aiohttp import web
 from bot.app import make_app
 from bot.config import DEMO_BASE_ID, Config
 from bot.demo import demo_secret
+from bot.server import HANDLER_ARGS
 
 log = logging.getLogger(__name__)
 
@@ -138,5 +139,5 @@ def serve(config: Config, *, host: str, port: int, demo: bool) -> int:
             )
         else:
             print(f"deliverables-bot: webhook POST {base}/webhook", flush=True)
-        web.run_app(app, sock=sock, print=None, access_log=None)
+        web.run_app(app, sock=sock, print=None, access_log=None, **HANDLER_ARGS)
     return 0

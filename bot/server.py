@@ -18,15 +18,19 @@ import asyncio
 import collections
 import json
 import logging
+import urllib.parse
+from email.message import Message
 from typing import Any
 
 from aiohttp import web
 from gidgethub import BadRequest, ValidationFailure, sansio
+from gidgethub.sansio import validate_event
 
 from bot.group_commit import GroupCommit
 from bot.issues import parse_issue_url
 from bot.journal import Journal, NewDelivery
-from bot.metrics import Metrics
+from bot.metrics import Metrics, event_label
+from bot.payloads import payload_problem
 from bot.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -44,6 +48,15 @@ LARGE_BODY_BUDGET_BYTES = 32 * 1024 * 1024
 LARGE_BODY_WAIT_SECONDS = 6.0
 RETRY_AFTER_SECONDS = 30
 JSON_TYPES = ("application/json", "application/x-www-form-urlencoded")
+# A header line longer than this is refused with a JSON 400. aiohttp's own parser answers
+# plain text past its max_field_size, so the server is run with HANDLER_ARGS, which lets
+# lines up to MAX_HEADER_LINE_BYTES reach the handler (and answers beyond that itself).
+HEADER_LIMIT_BYTES = 8 * 1024
+MAX_HEADER_LINE_BYTES = 64 * 1024
+HANDLER_ARGS: dict[str, Any] = {
+    "max_field_size": MAX_HEADER_LINE_BYTES,
+    "max_line_size": MAX_HEADER_LINE_BYTES,
+}
 
 JOURNAL_KEY = web.AppKey("journal", Journal)
 WORKER_KEY = web.AppKey("worker", Worker)
@@ -123,9 +136,30 @@ class ByteBudget:
 BUDGET_KEY = web.AppKey("large_body_budget", ByteBudget)
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def _verify(headers: dict[str, str], body: bytes, secret: str) -> sansio.Event:
-    """Check the delivery's HMAC over the whole body, then decode its JSON."""
-    return sansio.Event.from_http(headers, body, secret=secret)
+    """Check the delivery's HMAC over the whole body, then decode its JSON strictly.
+
+    Strictly: ``NaN`` and ``Infinity`` (which Python's json accepts) are refused, and so is
+    nesting too deep to decode (``RecursionError``): both raise ``ValueError``.
+    """
+    validate_event(body, signature=headers["x-hub-signature-256"], secret=secret)
+    message = Message()
+    message["content-type"] = headers.get("content-type", "application/json")
+    if message.get_content_type() == "application/x-www-form-urlencoded":
+        text = urllib.parse.parse_qs(body.decode("ascii"), strict_parsing=True)["payload"][0]
+    else:
+        text = body.decode(str(message.get_param("charset") or "utf-8"))
+    try:
+        data = json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+    return sansio.Event(
+        data, event=headers["x-github-event"], delivery_id=headers["x-github-delivery"]
+    )
 
 
 async def _read_large_body(request: web.Request) -> bytes | None:
@@ -151,6 +185,9 @@ async def webhook(request: web.Request) -> web.Response:
     metrics = request.app[METRICS_KEY]
     # Until the signature is checked, nothing from the request names a metric label.
     label = "unknown"
+    if any(len(k) + len(v) > HEADER_LIMIT_BYTES for k, v in request.raw_headers):
+        metrics.deliveries.labels(event=label, outcome="malformed").inc()
+        return _error(400, f"a header is longer than {HEADER_LIMIT_BYTES} bytes")
     declared = request.content_length
     if declared is not None and declared > MAX_BODY_BYTES:
         metrics.deliveries.labels(event=label, outcome="too_large").inc()
@@ -224,11 +261,16 @@ async def _accept(request: web.Request, body: bytes, *, offload: bool) -> web.Re
     except (BadRequest, ValueError, LookupError) as exc:
         metrics.deliveries.labels(event=label, outcome="malformed").inc()
         log.info("delivery %s: malformed: %s", delivery_id, exc)
-        return _error(400, "body is not a JSON object")
-    label = event.event
+        return _error(400, f"body is not a JSON object ({exc})")
+    label = event_label(event.event)
     if not isinstance(event.data, dict):
         metrics.deliveries.labels(event=label, outcome="malformed").inc()
         return _error(400, "body is not a JSON object")
+    problem = payload_problem(event.event, event.data)
+    if problem is not None:
+        metrics.deliveries.labels(event=label, outcome="malformed").inc()
+        log.info("delivery %s: %s payload refused: %s", delivery_id, event.event, problem)
+        return _error(400, f"{event.event} payload: {problem}")
     if event.event == "ping":
         metrics.deliveries.labels(event="ping", outcome="pong").inc()
         return web.json_response({"status": "pong"}, status=200)

@@ -26,7 +26,7 @@ from bot.errors import describe, retry_at, seconds_from_now
 from bot.group_commit import GroupCommit
 from bot.handlers.issue_events import STATE_ACTIONS
 from bot.journal import Delivery, Journal
-from bot.metrics import Metrics
+from bot.metrics import Metrics, event_label
 
 log = logging.getLogger(__name__)
 
@@ -214,8 +214,10 @@ class Worker:
             if not await self._finish(f"{len(ids)} coalesced deliveries", ids, "done"):
                 return
             for other in coalesced:
-                self.metrics.deliveries.labels(event=other.event, outcome="coalesced").inc()
-        self.metrics.deliveries.labels(event=delivery.event, outcome=state).inc()
+                self.metrics.deliveries.labels(
+                    event=event_label(other.event), outcome="coalesced"
+                ).inc()
+        self.metrics.deliveries.labels(event=event_label(delivery.event), outcome=state).inc()
 
     def _mark_finished(self, items: list[tuple[str, str]]) -> list[None]:
         """Record finished deliveries, one transaction per state."""

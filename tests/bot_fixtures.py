@@ -21,6 +21,7 @@ from pyairtable.formulas import match
 from bot.airtable_local.thread import LocalAirtable
 from bot.app import SERVICES_KEY, Services, make_app
 from bot.config import AirtableSettings, Config, WorkerSettings
+from bot.server import HANDLER_ARGS
 from tests.github_standin import GitHubStandIn
 from tests.webhooks import post_delivery
 
@@ -124,7 +125,7 @@ async def start_bot(
         config = dataclasses.replace(config, **overrides)
         app = make_app(config, secret=webhook_secret)
         server = TestServer(app, host="127.0.0.1")
-        await server.start_server()
+        await server.start_server(**HANDLER_ARGS)
         session = aiohttp.ClientSession()
         started.append((server, session))
         return RunningBot(app[SERVICES_KEY], server, session, local_airtable, webhook_secret)

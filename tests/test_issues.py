@@ -4,7 +4,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.issues import IssueRef, IssueState, issue_url_key, parse_issue_url
+from bot.issues import (
+    OWNER_PATTERN,
+    REPO_PATTERN,
+    IssueRef,
+    IssueState,
+    issue_url_key,
+    parse_issue_url,
+)
 
 
 @pytest.mark.parametrize(
@@ -34,9 +41,23 @@ def test_keys_are_case_insensitive() -> None:
     assert issue_url_key("not a url ") == "not a url"
 
 
-@given(st.from_regex(r"[A-Za-z0-9-]{1,20}", fullmatch=True), st.integers(1, 10**6))
-def test_url_round_trip(owner: str, number: int) -> None:
-    ref = IssueRef(owner, "repo", number)
+@given(
+    st.from_regex(f"^{OWNER_PATTERN}$", fullmatch=True),
+    st.from_regex(f"^{REPO_PATTERN}$", fullmatch=True),
+    st.integers(1, 10**9),
+)
+def test_url_round_trip(owner: str, repo: str, number: int) -> None:
+    ref = IssueRef(owner, repo, number)
+    assert parse_issue_url(ref.url) == ref
+
+
+@given(st.text(min_size=1, max_size=30), st.text(min_size=1, max_size=30))
+def test_a_ref_is_only_ever_made_of_names_github_allows(owner: str, repo: str) -> None:
+    try:
+        ref = IssueRef(owner, repo, 1)
+    except ValueError:
+        return
+    assert "/" not in ref.owner + ref.repo and ref.repo not in (".", "..")
     assert parse_issue_url(ref.url) == ref
 
 
