@@ -10,13 +10,19 @@ from typing import Any
 
 import aiohttp
 import pytest
+from jsonschema import Draft7Validator
 
+from bot.github import AppGitHub
 from bot.issues import IssueRef, parse_issue_url
-from bot.payloads import payload_problem
+from bot.metrics import event_label, status_label
+from bot.server import HEADER_LIMIT_BYTES
 from tests.bot_fixtures import RunningBot, StartBot
 from tests.github_standin import GitHubStandIn
+from tests.test_webhook_schemas import SCHEMAS, _format_checker, _registry
 from tests.webhooks import (
+    DEFAULT_INSTALLATION_ID,
     delivery_headers,
+    installation_event,
     issue_comment_event,
     issues_event,
     make_comment,
@@ -24,6 +30,7 @@ from tests.webhooks import (
     sub_issues_event,
 )
 
+INSTALLATION = DEFAULT_INSTALLATION_ID
 _ISSUE = make_issue(number=1)
 
 
@@ -69,6 +76,27 @@ def _journaled(bot: RunningBot) -> int:
     return sum(bot.services.journal.counts().values())
 
 
+def _transferred() -> dict[str, Any]:
+    moved = make_issue(repo="elsewhere", number=4)
+    return issues_event("transferred", make_issue(number=1), new_issue=moved)
+
+
+def _issue_calls(github: GitHubStandIn) -> list[Any]:
+    """The calls made to the stand-in other than the App's own (tokens, the delivery log that
+    recovery reads at start-up)."""
+    return [call for call in github.calls if not call.path.startswith("/app/")]
+
+
+def _schema_errors(event: str, payload: dict[str, Any]) -> list[str]:
+    """What GitHub's schema for the event and action finds wrong with ``payload``."""
+    if not SCHEMAS.is_dir():
+        pytest.skip(f"GitHub webhook schemas not found at {SCHEMAS}")
+    path = SCHEMAS / event / f"{payload.get('action') or 'event'}.schema.json"
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    validator = Draft7Validator(schema, registry=_registry(), format_checker=_format_checker())
+    return [f"{list(e.absolute_path)}: {e.message[:200]}" for e in validator.iter_errors(payload)]
+
+
 BAD_PAYLOADS = [
     pytest.param("issues", _without(_issues(), "issue"), "issue must be an object", id="no-issue"),
     pytest.param(
@@ -105,6 +133,14 @@ BAD_PAYLOADS = [
     pytest.param(
         "sub_issues", _with(_sub(), [], "parent_issue"), "parent_issue must", id="parent-list"
     ),
+    pytest.param(
+        "sub_issues",
+        _with(_sub(), "https://github.com/o/./issues/3", "sub_issue", "html_url"),
+        "sub_issue.html_url",
+        id="sub-url-dot",
+    ),
+    # The worker reads the sender of every delivery, handled or not.
+    pytest.param("star", {"action": "created", "sender": 7}, "sender.login", id="star-sender-int"),
 ]
 
 
@@ -119,18 +155,32 @@ async def test_payloads_the_bot_cannot_use_are_400_and_not_journaled(
     assert _journaled(bot) == 0
 
 
-@pytest.mark.parametrize(
-    ("event", "payload"),
-    [
-        pytest.param("issues", _issues(), id="issues"),
-        pytest.param("issue_comment", _comment(), id="issue_comment"),
-        pytest.param("sub_issues", _sub(), id="sub_issues"),
-        pytest.param("installation", {"action": "created"}, id="installation"),
-        pytest.param("star", {"whatever": [1, 2]}, id="unhandled-event"),
-    ],
-)
-def test_the_payloads_github_sends_pass_the_check(event: str, payload: dict[str, Any]) -> None:
-    assert payload_problem(event, payload) is None
+GOOD_PAYLOADS = [
+    pytest.param("issues", _issues(), id="issues"),
+    pytest.param("issues", _transferred(), id="issues-transferred"),
+    pytest.param("issue_comment", _comment(), id="issue_comment"),
+    pytest.param("sub_issues", _sub(), id="sub_issues"),
+    pytest.param("installation", installation_event("created"), id="installation"),
+]
+
+
+@pytest.mark.parametrize(("event", "payload"), GOOD_PAYLOADS)
+async def test_the_payloads_github_sends_are_journaled(
+    start_bot: StartBot, event: str, payload: dict[str, Any]
+) -> None:
+    assert _schema_errors(event, payload) == []
+    bot = await start_bot()
+    response = await _post(bot, event, json.dumps(payload).encode())
+    assert response.status == 202, await response.text()
+    delivery = (await response.json())["delivery"]
+    assert [d.id for d in bot.services.journal.list()] == [delivery]
+
+
+async def test_events_the_bot_does_not_handle_are_journaled_as_sent(start_bot: StartBot) -> None:
+    bot = await start_bot()
+    response = await _post(bot, "star", b'{"whatever": [1, 2], "issue": "not read"}')
+    assert response.status == 202
+    assert _journaled(bot) == 1
 
 
 BAD_BODIES = [
@@ -154,14 +204,34 @@ async def test_bodies_that_are_not_plain_json_objects_are_400_json(
     assert _journaled(bot) == 0
 
 
-async def test_a_10kb_header_is_a_json_400(start_bot: StartBot) -> None:
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({"X-Padding": "x" * 10_000}, id="10kb-value"),
+        pytest.param({"X-Padding": "x" * 15_000}, id="15kb-value"),
+        pytest.param({"X-" + "n" * 9_000: "1"}, id="9kb-name"),
+        pytest.param({"User-Agent": "GitHub-Hookshot/" + "9" * 10_000}, id="10kb-user-agent"),
+    ],
+)
+async def test_a_long_header_is_a_json_400(start_bot: StartBot, headers: dict[str, str]) -> None:
     bot = await start_bot()
     body = json.dumps(_issues()).encode()
-    response = await _post(bot, "issues", body, **{"X-Padding": "x" * 10_000})
+    response = await _post(bot, "issues", body, **headers)
     assert response.status == 400
     assert response.content_type == "application/json"
-    assert "header is longer than" in (await response.json())["error"]
+    assert f"header is longer than {HEADER_LIMIT_BYTES} bytes" in (await response.json())["error"]
     assert _journaled(bot) == 0
+
+
+async def test_a_delivery_with_as_many_headers_as_a_proxy_chain_adds_is_taken(
+    start_bot: StartBot,
+) -> None:
+    bot = await start_bot()
+    body = json.dumps(_issues()).encode()
+    extra = {f"X-Proxy-{n}": "v" * 100 for n in range(40)}
+    response = await _post(bot, "issues", body, **extra)
+    assert response.status == 202
+    assert _journaled(bot) == 1
 
 
 async def test_signed_made_up_event_names_share_one_metric_series(start_bot: StartBot) -> None:
@@ -176,6 +246,35 @@ async def test_signed_made_up_event_names_share_one_metric_series(start_bot: Sta
     ]
     assert 'deliverables_bot_deliveries_total{event="other",outcome="accepted"} 300.0' in series
     assert not [line for line in series if "made-up" in line]
+    assert len(series) <= 3
+
+
+@pytest.mark.parametrize(
+    ("value", "label"),
+    [
+        pytest.param("issues", "issues", id="handled"),
+        pytest.param("installation_repositories", "installation_repositories", id="installation"),
+        pytest.param("ping", "ping", id="ping"),
+        pytest.param("made-up", "other", id="made-up"),
+        pytest.param("", "other", id="empty"),
+    ],
+)
+def test_event_labels_are_bounded(value: str, label: str) -> None:
+    assert event_label(value) == label
+
+
+@pytest.mark.parametrize(
+    ("status", "label"),
+    [
+        pytest.param(404, "404", id="known-4xx"),
+        pytest.param(502, "502", id="known-5xx"),
+        pytest.param(418, "4xx", id="other-4xx"),
+        pytest.param(599, "5xx", id="other-5xx"),
+        pytest.param(999, "other", id="not-http"),
+    ],
+)
+def test_status_labels_are_bounded(status: int, label: str) -> None:
+    assert status_label(status) == label
 
 
 # -- issue URLs: parsed strictly, paths built from checked parts --------------------------------
@@ -225,7 +324,7 @@ def test_an_issue_ref_cannot_be_made_of_parts_that_leave_the_repository(
         IssueRef(owner, repo, 7)
 
 
-async def test_a_dot_dot_url_in_a_delivery_makes_no_request(
+async def test_a_dot_dot_url_in_a_delivery_is_refused_and_makes_no_request(
     start_bot: StartBot, github: GitHubStandIn
 ) -> None:
     bot = await start_bot(github=github)
@@ -237,7 +336,48 @@ async def test_a_dot_dot_url_in_a_delivery_makes_no_request(
     github.reset_calls()
     response = await bot.deliver("issue_comment", payload)
     assert response.status == 400
-    assert "issue.html_url must be a GitHub issue URL" in (await response.json())["error"]
+    assert "issue.html_url" in (await response.json())["error"]
     await bot.drain()
     assert _journaled(bot) == 0
-    assert [c for c in github.calls if c.path.startswith(("/repos", "/issues"))] == []
+    assert _issue_calls(github) == []
+
+
+BAD_CALLS = [
+    pytest.param("permission", ("..", "r", "alice", INSTALLATION), id="permission-owner-dot-dot"),
+    pytest.param("permission", ("o", "..", "alice", INSTALLATION), id="permission-repo-dot-dot"),
+    pytest.param("permission", ("o", "r", "../../admin", INSTALLATION), id="permission-login-path"),
+    pytest.param("add_reaction", ("o", "r/../x", 5, "+1", INSTALLATION), id="reaction-repo-slash"),
+    pytest.param(
+        "add_reaction", ("o", "r", "5/../../x", "+1", INSTALLATION), id="reaction-comment-id"
+    ),
+    pytest.param("edit_comment", ("o/..", "r", 5, "body", INSTALLATION), id="edit-owner-slash"),
+    pytest.param("delete_comment", ("o", ".", 5, INSTALLATION), id="delete-repo-dot"),
+    pytest.param("custom_role_base", ("../orgs/x", "role", INSTALLATION), id="custom-role-org"),
+]
+
+
+@pytest.mark.parametrize(("method", "args"), BAD_CALLS)
+async def test_api_paths_are_built_from_checked_names_only(
+    start_bot: StartBot, github: GitHubStandIn, method: str, args: tuple[Any, ...]
+) -> None:
+    bot = await start_bot(github=github)
+    gateway = bot.services.github
+    assert isinstance(gateway, AppGitHub)
+    await gateway.installation_token(INSTALLATION)  # minted up front: only the refused call is left
+    github.reset_calls()
+    with pytest.raises(ValueError):
+        await getattr(gateway, method)(*args)
+    assert _issue_calls(github) == []
+
+
+async def test_issue_listing_of_a_bad_repository_makes_no_request(
+    start_bot: StartBot, github: GitHubStandIn
+) -> None:
+    bot = await start_bot(github=github)
+    gateway = bot.services.github
+    assert isinstance(gateway, AppGitHub)
+    await gateway.installation_token(INSTALLATION)
+    github.reset_calls()
+    with pytest.raises(ValueError):
+        [issue async for issue in gateway.iter_issues("example-org", "..", INSTALLATION)]
+    assert _issue_calls(github) == []
