@@ -12,7 +12,7 @@ import asyncio
 import time
 
 from bot.journal import Journal
-from tests.bot_fixtures import RunningBot, StartBot
+from tests.bot_fixtures import RunningBot, StartBot, issue_url
 from tests.github_standin import GitHubStandIn
 from tests.test_server import scrape, value
 from tests.webhooks import issues_event
@@ -49,16 +49,25 @@ async def test_deliveries_finished_while_the_journal_refuses_writes_end_done(
 ) -> None:
     bot = await start_bot(github=github)
     journal = bot.services.journal
+    project = bot.airtable.table("Projects").all()[0]["id"]
     for n in range(4, 13):
-        github.add_issue(OWNER, REPO, n, title=f"Unlinked {n}")
-    # Every issue read takes a second, so the deliveries are in their handlers when the
-    # journal starts refusing writes, and end (done or retry) while it still does.
-    github.delay(r"/issues/\d+$", 1.0, times=None, method="GET")
+        github.add_issue(OWNER, REPO, n, title=f"Task {n}")
+    # Linked, so that every delivery reads its issue from GitHub (and waits, below).
+    bot.airtable.table("Project Deliverables").batch_create(
+        [
+            {"Name": f"Task {n}", "GitHub Issue": issue_url(n), "Project": [project]}
+            for n in range(4, 13)
+        ]
+    )
+    # Every issue read takes three seconds (room for a loaded machine), so the deliveries are
+    # in their handlers when the journal starts refusing writes, and end (done or retry)
+    # while it still does.
+    github.delay(r"/issues/\d+$", 3.0, times=None, method="GET")
     await deliver_closes(bot, github, range(1, 13))
-    await wait_until(lambda: journal.counts()["processing"] == 12)
+    await wait_until(lambda: journal.counts()["processing"] == 12, timeout=20)
     set_read_only(journal, True)
     try:
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 20
         # Every delivery's end tried at least twice.
         while value(await scrape(bot), ERRORS) < 24:
             assert time.monotonic() < deadline
