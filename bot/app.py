@@ -16,20 +16,20 @@ import aiohttp
 from aiohttp import web
 from pyairtable import Api
 
-from bot.airtable import Lanes
-from bot.backfill import Syncer, run_schedule
+from bot.clients.airtable import Lanes
+from bot.clients.github import AppGitHub, GitHubGateway, LoggingGitHub
+from bot.clients.reads import github_session
 from bot.config import Config
-from bot.github import AppGitHub, GitHubGateway, LoggingGitHub
 from bot.handlers import make_router
-from bot.journal import Journal
-from bot.linking import ProgressComments
+from bot.intake.journal import Journal
+from bot.intake.recovery import start_recovery
+from bot.intake.server import MAX_BODY_BYTES, add_routes
+from bot.intake.worker import Worker
 from bot.metrics import Metrics
-from bot.recovery import start_recovery
-from bot.renewal import RenewalSignal
-from bot.runtime import github_session
-from bot.server import MAX_BODY_BYTES, add_routes
-from bot.sync import Reconciler
-from bot.worker import Worker
+from bot.sync.link import ProgressComments
+from bot.sync.reconcile import Reconciler
+from bot.sync.renewal import RenewalSignal
+from bot.sync.sweep import Syncer, run_schedule
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from pyairtable.formulas import match
 from bot.airtable_local.thread import LocalAirtable
 from bot.app import SERVICES_KEY, Services, make_app
 from bot.config import AirtableSettings, Config, WorkerSettings
-from bot.server import HANDLER_ARGS
-from tests.github_standin import GitHubStandIn
+from bot.intake.server import HANDLER_ARGS
+from tests.standins.github_standin import GitHubStandIn
 from tests.webhooks import post_delivery
 
 DELIVERABLES = "Project Deliverables"

@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.airtable_local.thread import LocalAirtable
 from tests.bot_fixtures import DELIVERABLES, PROJECTS, RunningBot
-from tests.github_standin import GitHubStandIn
+from tests.standins.github_standin import GitHubStandIn
 from tests.webhooks import issue_comment_event
 
 OWNER, REPO = "example-org", "infrastructure"

@@ -1,4 +1,4 @@
-"""Pytest fixtures for fault injection: a started :class:`~tests.fault_proxy.FaultProxy`.
+"""Pytest fixtures for fault injection: a started :class:`~tests.standins.fault_proxy.FaultProxy`.
 
 Loaded as a plugin from ``tests/conftest.py`` (``pytest_plugins``):
 
@@ -17,7 +17,7 @@ import pyairtable
 import pytest
 
 from bot.airtable_local.thread import LocalAirtable
-from tests.fault_proxy import FaultProxy
+from tests.standins.fault_proxy import FaultProxy
 
 StartProxy = Callable[[str], FaultProxy]
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.github_standin import GitHubStandIn
+from tests.standins.github_standin import GitHubStandIn
 
 DEMO_OWNER = "example-org"
 DEMO_REPO = "infrastructure"

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.airtable_local.thread import LocalAirtable
-from tests.github_standin import GitHubStandIn
+from tests.standins.github_standin import GitHubStandIn
 
 BOT = (sys.executable, "-m", "bot")
 OWNER, REPO = "example-org", "infrastructure"

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.config import Config, ConfigError, load_config
-from tests.github_standin import app_private_key_pem
+from tests.standins.github_standin import app_private_key_pem
 
 
 def write(tmp_path: Path, text: str) -> dict[str, str]:

@@ -37,12 +37,12 @@ import pytest
 import requests
 
 from bot.airtable_local.thread import LocalAirtable
-from bot.journal import Journal
+from bot.intake.journal import Journal
+from tests.cli.test_cli import BotProcess, free_port, wait_until
 from tests.fault_fixtures import StartProxy
-from tests.fault_proxy import FaultProxy, airtable_error
-from tests.github_standin import GitHubStandIn
 from tests.operator_helpers import SECRET, operator_env, run_bot
-from tests.test_cli import BotProcess, free_port, wait_until
+from tests.standins.fault_proxy import FaultProxy, airtable_error
+from tests.standins.github_standin import GitHubStandIn
 from tests.webhooks import issues_event, post_delivery_sync
 
 OWNER, REPO = "example-org", "delivery"

@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from bot.airtable_local.thread import LocalAirtable
 from bot.config import ConfigError, load_config, normalize_private_key
-from tests.github_standin import GitHubStandIn, app_private_key_pem
 from tests.operator_helpers import operator_env, run_bot
+from tests.standins.github_standin import GitHubStandIn, app_private_key_pem
 
 EXPECTED_FORM = "expected the GitHub App's private key as GitHub generates it"
 

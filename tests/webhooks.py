@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from tests.github_standin import (
+from tests.standins.github_standin import (
     DEFAULT_ACCOUNT,
     DEFAULT_APP_ID,
     DEFAULT_APP_SLUG,

@@ -1,15 +1,17 @@
-"""Webhook handlers, one module and one gidgethub ``Router`` per concern, combined here."""
+"""Webhook handlers, one module and one gidgethub ``Router`` per concern, combined here.
+
+``HANDLERS`` declares the order in which a delivery's handlers run (the router calls the
+handlers registered for one event in the order their routers are combined), so that renaming
+a module never changes it.
+"""
 
 from gidgethub.routing import Router
 
-from bot.handlers import comment_events, issue_events, label_events, sub_issue_events
+from bot.handlers import comments, issues, labels, sub_issues
+
+HANDLERS = (issues, labels, comments, sub_issues)
 
 
 def make_router() -> Router:
-    """Every handler's router, combined."""
-    return Router(
-        issue_events.router,
-        comment_events.router,
-        label_events.router,
-        sub_issue_events.router,
-    )
+    """Every handler's router, combined in the order of ``HANDLERS``."""
+    return Router(*(handler.router for handler in HANDLERS))

@@ -1,0 +1,482 @@
+"""``check``: is the bot wired right? Configuration, Airtable, the base's schema, GitHub, secret,
+and the delivery journal in the data folder (deliveries waiting; any failed one fails it).
+
+Each check gives one line, passed or failed, and a failed line says what to do. The schema
+check reads the base through Airtable's metadata API and holds it against the configuration
+(:func:`expected_schema`, :func:`compare_schema`, both pure): every missing table or field,
+wrong field type, missing select option and link to the wrong table is its own line.
+
+Without GitHub App credentials the GitHub check fails — a bot that cannot read GitHub
+cannot sync or check permissions — unless ``--without-github`` says that running without
+GitHub is intended (the demo, a logging-only trial); then it is reported as skipped. No
+secret is ever printed: only whether it is set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bot.clients.airtable import AirtableError
+from bot.clients.errors import GITHUB_FAILURES, airtable_problem_for, github_problem_for
+from bot.clients.reads import Runtime, base_ids, open_runtime
+from bot.config import Config, ConfigError, load_config
+from bot.intake.journal import Journal
+
+CONFIG_OK = "configuration is valid ({source})"
+CONFIG_PROBLEM = "{problem}"
+TOKEN_MISSING = (
+    "AIRTABLE_TOKEN is not set: create a personal access token with data.records:read, "
+    "data.records:write and schema.bases:read and set it"
+)
+BASE_MISSING = (
+    "AIRTABLE_BASE_ID is not set (and no [bases] in the configuration): set it to the "
+    "base's id (app...)"
+)
+BASE_OK = "base {base} is reachable: {tables} tables"
+# A failed base or GitHub line is worded by bot.clients.errors, as every command words it.
+SCHEMA_OK = "base {base} schema matches the configuration"
+MISSING_TABLE = (
+    'base {base}: table "{table}" is missing: create it, or set [tables] {key} = "<its '
+    'name>" in the configuration'
+)
+MISSING_FIELD = (
+    'base {base}: {table}.{field} is missing: add a {type} field named "{field}", or set '
+    '[fields.{section}] {key} = "<its name>"{hint}'
+)
+RENAMED_HINT = " (renamed? the table has {candidates} not in the configuration)"
+WRONG_TYPE = (
+    "base {base}: {table}.{field} is a {actual} field; the bot needs {expected}: change "
+    "the field's type"
+)
+MISSING_OPTION = (
+    'base {base}: {table}.{field} has no option "{option}": add it to the field{config}'
+)
+OPTION_CONFIG = ', or set [{section}] {key} = "<its name>"'
+WRONG_LINK = 'base {base}: {table}.{field} links to "{actual}"; it must link to "{expected}"'
+GITHUB_NOT_CONFIGURED = (
+    "GitHub App not configured: set GITHUB_APP_ID and GITHUB_PRIVATE_KEY (or "
+    "GITHUB_PRIVATE_KEY_PATH), or pass --without-github if the bot is meant to run "
+    "without GitHub"
+)
+GITHUB_SKIPPED = (
+    "GitHub App not configured (--without-github: the bot logs its GitHub writes instead "
+    "of sending them)"
+)
+GITHUB_OK = "GitHub App {app_id}: JWT accepted; {count} installation(s): {accounts}"
+GITHUB_NO_INSTALLATIONS = (
+    "GitHub App {app_id}: JWT accepted but the App has no installations: install it on "
+    "the repositories whose issues are deliverables"
+)
+GITHUB_FAILED = "GitHub App {app_id}: {problem}"
+GITHUB_OWNER_UNINSTALLED = (
+    "GitHub App {app_id}: [bases] names {owner}, but the App is not installed there: "
+    "install it on {owner}"
+)
+SECRET_OK = "GITHUB_WEBHOOK_SECRET is set"
+SECRET_MISSING = (
+    "GITHUB_WEBHOOK_SECRET is not set: serve refuses deliveries without it; set it to "
+    "the App's webhook secret"
+)
+JOURNAL_NONE = "no journal yet at {path} (serve creates it)"
+JOURNAL_OK = (
+    "{path}: {waiting} deliveries waiting ({pending} pending, {processing} processing), none failed"
+)
+JOURNAL_FAILED = (
+    "{path}: {failed} failed deliveries, {waiting} waiting; the oldest failed, {id} "
+    "({event}, {issue}, {attempts} attempts), last error: {error}. List them with "
+    "`deliverables-bot deliveries list --failed`, retry one with `deliverables-bot "
+    "deliveries retry ID` once the cause is fixed"
+)
+JOURNAL_UNREADABLE = "{path} cannot be read: {error}"
+VISIBLE_OK = "GitHub answered every issue the bot last read"
+NOT_VISIBLE = (
+    "GitHub answers 404 for {count} deliverable issue(s), left as they are: {repos}. Install "
+    "the App on those repositories (or give it access to them), or correct the GitHub Issue "
+    "URL in Airtable; then `deliverables-bot sync` reads them again"
+)
+LINE = "{mark} {name}: {detail}"
+SUMMARY_OK = "all {count} checks passed"
+SUMMARY_FAILED = "{failed} of {count} checks failed"
+
+TEXT_TYPES = ("singleLineText", "multilineText")
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One line of ``check``: passed, failed, or skipped (counts as passed)."""
+
+    name: str
+    ok: bool
+    detail: str
+    skipped: bool = False
+
+    def line(self) -> str:
+        """The line printed for it."""
+        mark = "skip" if self.skipped else ("ok  " if self.ok else "FAIL")
+        return LINE.format(mark=mark, name=self.name, detail=self.detail)
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """A field the bot needs: its configured name, acceptable types, options, link target."""
+
+    key: str  # the attribute of the config's Fields dataclass
+    name: str
+    types: tuple[str, ...]
+    choices: tuple[tuple[str, str | None, str | None], ...] = ()  # (option, section, key)
+    link: str | None = None
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A table the bot needs."""
+
+    key: str  # the attribute of the config's Tables dataclass
+    name: str
+    fields: tuple[FieldSpec, ...]
+
+
+def _options(section: str | None, values: Any) -> tuple[tuple[str, str | None, str | None], ...]:
+    """Select options with the configuration key that names each (None: not configurable).
+
+    ``values`` is a tuple of fixed option names, or a dataclass of configured ones.
+    """
+    if section is None:
+        return tuple((v, None, None) for v in values)
+    return tuple((getattr(values, f.name), section, f.name) for f in dataclasses.fields(values))
+
+
+def expected_schema(config: Config) -> list[TableSpec]:
+    """The tables, fields, types, options and links of DESIGN.md section 3, as configured."""
+    t, f, s = config.tables, config.fields, config.statuses
+    o, c, e, p, d = f.opportunities, f.contracts, f.engagements, f.projects, f.deliverables
+    return [
+        TableSpec(
+            "opportunities",
+            t.opportunities,
+            (
+                FieldSpec("name", o.name, TEXT_TYPES),
+                FieldSpec("type", o.type, ("singleSelect",), _options(None, ("New", "Renewal"))),
+                FieldSpec(
+                    "stage",
+                    o.stage,
+                    ("singleSelect",),
+                    _options(None, ("Prospect", "Proposal", "Closed-Won", "Closed-Lost")),
+                ),
+                FieldSpec("contracts", o.contracts, ("multipleRecordLinks",), link=t.contracts),
+                FieldSpec("engagement", o.engagement, ("multipleRecordLinks",), link=t.engagements),
+            ),
+        ),
+        TableSpec(
+            "contracts",
+            t.contracts,
+            (
+                FieldSpec("name", c.name, TEXT_TYPES),
+                FieldSpec("kind", c.kind, ("singleSelect",), _options(None, ("Contract", "MOU"))),
+                FieldSpec(
+                    "opportunity", c.opportunity, ("multipleRecordLinks",), link=t.opportunities
+                ),
+            ),
+        ),
+        TableSpec(
+            "engagements",
+            t.engagements,
+            (
+                FieldSpec("name", e.name, TEXT_TYPES),
+                FieldSpec(
+                    "opportunity", e.opportunity, ("multipleRecordLinks",), link=t.opportunities
+                ),
+                FieldSpec("start", e.start, ("date",)),
+                FieldSpec("end", e.end, ("date",)),
+                FieldSpec(
+                    "status",
+                    e.status,
+                    ("singleSelect",),
+                    _options("statuses.engagement", s.engagement),
+                ),
+                FieldSpec("projects", e.projects, ("multipleRecordLinks",), link=t.projects),
+            ),
+        ),
+        TableSpec(
+            "projects",
+            t.projects,
+            (
+                FieldSpec("name", p.name, TEXT_TYPES),
+                FieldSpec("engagement", p.engagement, ("multipleRecordLinks",), link=t.engagements),
+                FieldSpec("statement_of_work", p.statement_of_work, ("url",)),
+                FieldSpec(
+                    "status", p.status, ("singleSelect",), _options("statuses.project", s.project)
+                ),
+                FieldSpec("completed", p.completed, ("date",)),
+                FieldSpec("tracking_issue", p.tracking_issue, ("url",)),
+                FieldSpec(
+                    "deliverables", p.deliverables, ("multipleRecordLinks",), link=t.deliverables
+                ),
+            ),
+        ),
+        TableSpec(
+            "deliverables",
+            t.deliverables,
+            (
+                FieldSpec("name", d.name, TEXT_TYPES),
+                FieldSpec("project", d.project, ("multipleRecordLinks",), link=t.projects),
+                FieldSpec("issue", d.issue, ("url",)),
+                FieldSpec(
+                    "status",
+                    d.status,
+                    ("singleSelect",),
+                    _options("statuses.deliverable", s.deliverable),
+                ),
+                FieldSpec("completed", d.completed, ("dateTime",)),
+                FieldSpec("assignees", d.assignees, TEXT_TYPES),
+                FieldSpec("last_synced", d.last_synced, ("dateTime",)),
+            ),
+        ),
+    ]
+
+
+def compare_schema(base: str, expected: list[TableSpec], actual: Mapping[str, Any]) -> list[str]:
+    """Every way the base (a metadata API answer) differs from ``expected``; one line each."""
+    tables = {t["name"]: t for t in actual.get("tables", ())}
+    table_names = {t["id"]: t["name"] for t in actual.get("tables", ())}
+    problems = []
+    for spec in expected:
+        table = tables.get(spec.name)
+        if table is None:
+            problems.append(MISSING_TABLE.format(base=base, table=spec.name, key=spec.key))
+            continue
+        fields = {fld["name"]: fld for fld in table.get("fields", ())}
+        configured = {fs.name for fs in spec.fields}
+        for fs in spec.fields:
+            fld = fields.get(fs.name)
+            if fld is None:
+                candidates = [
+                    f'"{n}"'
+                    for n, other in fields.items()
+                    if n not in configured and other.get("type") in fs.types
+                ]
+                hint = (
+                    RENAMED_HINT.format(candidates=f"{' or '.join(candidates)} ({fs.types[0]})")
+                    if candidates
+                    else ""
+                )
+                problems.append(
+                    MISSING_FIELD.format(
+                        base=base,
+                        table=spec.name,
+                        field=fs.name,
+                        type=fs.types[0],
+                        section=spec.key,
+                        key=fs.key,
+                        hint=hint,
+                    )
+                )
+                continue
+            if fld.get("type") not in fs.types:
+                problems.append(
+                    WRONG_TYPE.format(
+                        base=base,
+                        table=spec.name,
+                        field=fs.name,
+                        actual=fld.get("type"),
+                        expected=" or ".join(fs.types),
+                    )
+                )
+                continue
+            options = fld.get("options") or {}
+            have = {ch.get("name") for ch in options.get("choices", ())}
+            for option, section, key in fs.choices:
+                if option not in have:
+                    config_hint = OPTION_CONFIG.format(section=section, key=key) if section else ""
+                    problems.append(
+                        MISSING_OPTION.format(
+                            base=base,
+                            table=spec.name,
+                            field=fs.name,
+                            option=option,
+                            config=config_hint,
+                        )
+                    )
+            if fs.link is not None:
+                target = table_names.get(options.get("linkedTableId"), "an unknown table")
+                if target != fs.link:
+                    problems.append(
+                        WRONG_LINK.format(
+                            base=base,
+                            table=spec.name,
+                            field=fs.name,
+                            actual=target,
+                            expected=fs.link,
+                        )
+                    )
+    return problems
+
+
+async def _check_base(runtime: Runtime, base: str) -> list[CheckResult]:
+    config = runtime.config
+    lane = runtime.lanes.for_base(base)
+    name = f"Airtable base {base}"
+    try:
+        schema = await lane.call(
+            "schema", lambda api: api.get(api.build_url(f"meta/bases/{base}/tables"))
+        )
+    except AirtableError as exc:
+        # 401 the token, 403 a scope or access, 404 the base, 429 later, 5xx their side,
+        # no answer, not JSON: each its own line (bot.clients.errors), not all "refused".
+        return [CheckResult(name, False, airtable_problem_for(config, exc, base=base))]
+    results = [
+        CheckResult(name, True, BASE_OK.format(base=base, tables=len(schema.get("tables", ()))))
+    ]
+    problems = compare_schema(base, expected_schema(config), schema)
+    results.extend(CheckResult("Airtable schema", False, problem) for problem in problems)
+    if not problems:
+        results.append(CheckResult("Airtable schema", True, SCHEMA_OK.format(base=base)))
+    return results
+
+
+async def _check_github(runtime: Runtime, *, without_github: bool) -> list[CheckResult]:
+    config = runtime.config
+    name = "GitHub App"
+    if not config.has_github_app:
+        if without_github:
+            return [CheckResult(name, True, GITHUB_SKIPPED, skipped=True)]
+        return [CheckResult(name, False, GITHUB_NOT_CONFIGURED)]
+    app_id = config.github_app_id
+    try:
+        installations = await runtime.github.installations()
+    except GITHUB_FAILURES as exc:
+        problem = github_problem_for(config, exc)
+        return [CheckResult(name, False, GITHUB_FAILED.format(app_id=app_id, problem=problem))]
+    if not installations:
+        return [CheckResult(name, False, GITHUB_NO_INSTALLATIONS.format(app_id=app_id))]
+    accounts = sorted(str(i.get("account", {}).get("login", "?")) for i in installations)
+    results = [
+        CheckResult(
+            name,
+            True,
+            GITHUB_OK.format(app_id=app_id, count=len(installations), accounts=", ".join(accounts)),
+        )
+    ]
+    installed = {a.lower() for a in accounts}
+    for owner in sorted(config.bases_by_owner):
+        if owner.lower() not in installed:
+            results.append(
+                CheckResult(
+                    name, False, GITHUB_OWNER_UNINSTALLED.format(app_id=app_id, owner=owner)
+                )
+            )
+    return results
+
+
+def _check_journal(config: Config) -> CheckResult:
+    """The journal in the data folder: deliveries waiting, failed, the oldest failure."""
+    name = "delivery journal"
+    path = config.journal_path
+    if not path.exists():
+        return CheckResult(name, True, JOURNAL_NONE.format(path=path))
+    try:
+        with Journal(path) as journal:
+            counts = journal.counts()
+            oldest = journal.oldest_failed()
+    except (sqlite3.Error, RuntimeError, OSError) as exc:
+        return CheckResult(name, False, JOURNAL_UNREADABLE.format(path=path, error=exc))
+    waiting = counts["pending"] + counts["processing"]
+    if oldest is None:
+        detail = JOURNAL_OK.format(
+            path=path,
+            waiting=waiting,
+            pending=counts["pending"],
+            processing=counts["processing"],
+        )
+        return CheckResult(name, True, detail)
+    event = oldest["event"] + (f".{oldest['action']}" if oldest["action"] else "")
+    detail = JOURNAL_FAILED.format(
+        path=path,
+        failed=counts["failed"],
+        waiting=waiting,
+        id=oldest["id"],
+        event=event,
+        issue=oldest["issue_key"] or "no issue",
+        attempts=oldest["attempts"],
+        error=oldest["last_error"] or "none recorded",
+    )
+    return CheckResult(name, False, detail)
+
+
+def _check_visibility(config: Config) -> CheckResult:
+    """Issues GitHub last answered 404 for (remembered in the journal), by repository."""
+    name = "issues visible to the App"
+    if not config.journal_path.exists():
+        return CheckResult(name, True, VISIBLE_OK)
+    try:
+        with Journal(config.journal_path) as journal:
+            rows = journal.not_visible()
+    except (sqlite3.Error, RuntimeError, OSError) as exc:
+        return CheckResult(
+            name, False, JOURNAL_UNREADABLE.format(path=config.journal_path, error=exc)
+        )
+    if not rows:
+        return CheckResult(name, True, VISIBLE_OK)
+    by_repo: dict[str, list[str]] = {}
+    for url, repository, _ in rows:
+        by_repo.setdefault(repository, []).append(url.rsplit("/", 1)[-1])
+    repos = "; ".join(
+        f"{repo} (issues {', '.join(numbers)})" for repo, numbers in sorted(by_repo.items())
+    )
+    return CheckResult(name, False, NOT_VISIBLE.format(count=len(rows), repos=repos))
+
+
+async def run_checks(
+    environ: Mapping[str, str] | None = None, *, without_github: bool = False
+) -> list[CheckResult]:
+    """Run every check; a configuration that does not load stops the rest."""
+    try:
+        config = load_config(environ)
+    except ConfigError as exc:
+        return [
+            CheckResult("configuration", False, CONFIG_PROBLEM.format(problem=p))
+            for p in exc.problems
+        ]
+    env = os.environ if environ is None else environ
+    source = (
+        "file " + env["DELIVERABLES_BOT_CONFIG"]
+        if env.get("DELIVERABLES_BOT_CONFIG")
+        else ("environment and defaults")
+    )
+    results = [CheckResult("configuration", True, CONFIG_OK.format(source=source))]
+    async with open_runtime(config) as runtime:
+        if not config.airtable_token:
+            results.append(CheckResult("Airtable token", False, TOKEN_MISSING))
+        else:
+            results.append(CheckResult("Airtable token", True, "AIRTABLE_TOKEN is set"))
+            bases = base_ids(config)
+            if not bases:
+                results.append(CheckResult("Airtable base", False, BASE_MISSING))
+            for base in bases:
+                results.extend(await _check_base(runtime, base))
+        results.extend(await _check_github(runtime, without_github=without_github))
+    results.append(
+        CheckResult("webhook secret", bool(config.github_webhook_secret), SECRET_OK)
+        if config.github_webhook_secret
+        else CheckResult("webhook secret", False, SECRET_MISSING)
+    )
+    results.append(await asyncio.to_thread(_check_journal, config))
+    results.append(await asyncio.to_thread(_check_visibility, config))
+    return results
+
+
+def render(results: list[CheckResult]) -> str:
+    """The lines of ``check`` and a summary line."""
+    failed = [r for r in results if not r.ok]
+    lines = [r.line() for r in results]
+    if failed:
+        lines.append(SUMMARY_FAILED.format(failed=len(failed), count=len(results)))
+    else:
+        lines.append(SUMMARY_OK.format(count=len(results)))
+    return "\n".join(lines)

@@ -1,0 +1,478 @@
+"""The Airtable lane: the only code that talks to Airtable.
+
+One :class:`AirtableLane` per base. Every pyairtable call runs in a worker thread (pyairtable
+is synchronous) with a timeout, after taking a slot from the base's rate limiter: at most
+``requests_per_second`` requests in any one-second window, and a pause of
+``penalty_seconds`` for the whole base after a 429 (Airtable asks for 30 s of quiet:
+https://airtable.com/developers/web/api/rate-limits). Writes are queued and sent in batches
+of up to ten records. Reads of the Projects and Project Deliverables tables are cached as
+whole-table snapshots (cachetools TTL) and kept true by the lane's own writes, so a burst of
+events costs a few page reads plus one write per ten records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any, TypeVar
+
+import cachetools
+import requests
+from pyairtable import Api
+
+from bot.config import Config
+from bot.core.issue import issue_url_key
+from bot.core.records import Record
+from bot.metrics import Metrics, status_label
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# How long past the one-second window the limiter waits: requests leave here spaced by
+# the window, but reach Airtable with some jitter.
+_WINDOW_MARGIN_SECONDS = 0.05
+_MAX_429_RETRIES = 3
+
+
+def airtable_now() -> str:
+    """Now, as an Airtable dateTime value (UTC, milliseconds, ``Z``)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+class AirtableError(Exception):
+    """An Airtable call failed; ``retriable`` says whether trying again later may succeed.
+
+    ``status`` is Airtable's HTTP status when it answered one; ``kind`` says what went wrong
+    otherwise: ``"network"`` (no connection), ``"timeout"`` (no answer in time) or
+    ``"not_json"`` (an answer that is not Airtable's JSON: a proxy's or portal's page).
+    :func:`bot.clients.errors.airtable_problem` words it for an operator.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retriable: bool = True,
+        kind: str = "http",
+        detail: str | None = None,
+    ):
+        super().__init__(message)
+        self.status = status
+        self.retriable = retriable
+        self.kind = kind
+        self.detail = detail
+
+
+def _error_detail(response: requests.Response | None) -> str | None:
+    """Airtable's own words for an error answer (``{"error": {"type", "message"}}`` or
+    ``{"error": "NOT_FOUND"}``), or None when the answer is not in that form."""
+    if response is None:
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        parts = [str(error.get(k)) for k in ("type", "message") if error.get(k)]
+        return ": ".join(parts) or None
+    if isinstance(error, str):
+        return error
+    return None
+
+
+class RateLimiter:
+    """At most ``rate`` acquisitions in any window of one second, and a pause on demand."""
+
+    def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._capacity = max(1, int(rate))
+        self._window = self._capacity / rate if rate else 0.0
+        self._starts: collections.deque[float] = collections.deque(maxlen=self._capacity)
+        self._paused_until = 0.0
+        self._lock = asyncio.Lock()
+        self._clock = clock
+
+    def pause(self, seconds: float) -> None:
+        """Take no request for ``seconds`` from now (after a 429)."""
+        self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+    @property
+    def paused_for(self) -> float:
+        """Seconds left of the current pause (0 when not paused)."""
+        return max(0.0, self._paused_until - self._clock())
+
+    async def acquire(self) -> None:
+        """Wait for a slot; slots are granted in the order they were asked for."""
+        async with self._lock:
+            while True:
+                now = self._clock()
+                wait = self._paused_until - now
+                if len(self._starts) == self._capacity:
+                    wait = max(wait, self._starts[0] + self._window + _WINDOW_MARGIN_SECONDS - now)
+                if wait <= 0:
+                    self._starts.append(now)
+                    return
+                await asyncio.sleep(wait)
+
+
+@dataclass
+class _PendingWrite:
+    """A queued write of one record, resolved when its batch is sent."""
+
+    table: str
+    record_id: str | None  # None: create
+    fields: dict[str, Any]
+    future: asyncio.Future[Record]
+
+
+@dataclass
+class _Snapshot:
+    """A whole table read at one moment, indexed by record id."""
+
+    records: dict[str, Record]
+    by_issue: dict[str, str] = field(default_factory=dict)
+
+
+class AirtableLane:
+    """All traffic to one Airtable base: rate-limited, off the event loop, batched, cached."""
+
+    def __init__(
+        self,
+        config: Config,
+        base_id: str,
+        *,
+        metrics: Metrics,
+        api_factory: Callable[[], Api] | None = None,
+    ) -> None:
+        self.config = config
+        self.base_id = base_id
+        self.metrics = metrics
+        settings = config.airtable
+        self._limiter = RateLimiter(settings.requests_per_second)
+        self._executor = ThreadPoolExecutor(
+            max_workers=max(1, min(8, int(settings.requests_per_second))),
+            thread_name_prefix=f"airtable-{base_id}",
+        )
+        self._local = threading.local()
+        self._api_factory = api_factory or self._default_api
+        self._queue: list[_PendingWrite] = []
+        self._queue_changed = asyncio.Event()
+        self._flusher: asyncio.Task[None] | None = None
+        self._snapshots: cachetools.TTLCache[str, _Snapshot] = cachetools.TTLCache(
+            maxsize=16, ttl=settings.cache_ttl_seconds
+        )
+        self._snapshot_locks: dict[str, asyncio.Lock] = collections.defaultdict(asyncio.Lock)
+        # Records written while a snapshot was loading, re-applied to it once it lands.
+        self._writes_during_load: dict[str, list[Record]] = {}
+        self._closed = False
+
+    def _default_api(self) -> Api:
+        token = self.config.airtable_token or "local"
+        return Api(
+            token,
+            endpoint_url=self.config.airtable_endpoint_url,
+            timeout=(
+                math.ceil(self.config.airtable.connect_timeout_seconds),
+                math.ceil(self.config.airtable.timeout_seconds),
+            ),
+            retry_strategy=None,
+        )
+
+    def _api(self) -> Api:
+        """One pyairtable Api (a requests Session) per worker thread."""
+        api: Api | None = getattr(self._local, "api", None)
+        if api is None:
+            api = self._local.api = self._api_factory()
+        return api
+
+    # -- calls ---------------------------------------------------------------------------
+
+    async def call(self, operation: str, fn: Callable[[Api], T]) -> T:
+        """Run ``fn(api)`` in a worker thread through the rate limiter; 429s pause and retry."""
+        loop = asyncio.get_running_loop()
+        for attempt in range(_MAX_429_RETRIES + 1):
+            await self._limiter.acquire()
+            self.metrics.airtable_calls.labels(operation=operation).inc()
+            try:
+                result = await asyncio.wait_for(
+                    loop.run_in_executor(self._executor, lambda: fn(self._api())),
+                    timeout=self.config.airtable.timeout_seconds + 5,
+                )
+                self.metrics.health.success("airtable")
+                return result
+            except requests.HTTPError as exc:
+                status = exc.response.status_code if exc.response is not None else None
+                self.metrics.airtable_errors.labels(
+                    status="network" if status is None else status_label(status)
+                ).inc()
+                self.metrics.health.failure(
+                    "airtable", f"{operation}: {exc}", kind=str(status or "network")
+                )
+                if status == 429:
+                    penalty = self.config.airtable.penalty_seconds
+                    log.warning(
+                        "Airtable base %s answered 429; pausing the lane for %.1fs",
+                        self.base_id,
+                        penalty,
+                    )
+                    self._limiter.pause(penalty)
+                    if attempt < _MAX_429_RETRIES:
+                        continue
+                retriable = status is None or status == 429 or status >= 500
+                raise AirtableError(
+                    f"Airtable {operation} failed: {exc}",
+                    status=status,
+                    retriable=retriable,
+                    detail=_error_detail(exc.response),
+                ) from exc
+            except (requests.Timeout, TimeoutError) as exc:
+                self.metrics.airtable_errors.labels(status="network").inc()
+                self.metrics.health.failure("airtable", f"{operation}: {exc!r}", kind="network")
+                raise AirtableError(
+                    f"Airtable {operation} failed: no answer in time", kind="timeout"
+                ) from exc
+            except requests.ConnectionError as exc:
+                self.metrics.airtable_errors.labels(status="network").inc()
+                self.metrics.health.failure("airtable", f"{operation}: {exc!r}", kind="network")
+                raise AirtableError(
+                    f"Airtable {operation} failed: {exc!r}", kind="network"
+                ) from exc
+            except (requests.JSONDecodeError, requests.RequestException) as exc:
+                # A 2xx answer that is not JSON (requests.JSONDecodeError): a proxy's page, a
+                # captive portal, a wrong AIRTABLE_ENDPOINT_URL. Any other requests failure
+                # (a malformed URL, too many redirects) is as final.
+                self.metrics.airtable_errors.labels(status="network").inc()
+                self.metrics.health.failure("airtable", f"{operation}: {exc!r}", kind="not_json")
+                not_json = isinstance(exc, requests.JSONDecodeError)
+                raise AirtableError(
+                    f"Airtable {operation} failed: {exc!r}",
+                    kind="not_json" if not_json else "network",
+                    retriable=not_json,
+                ) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- snapshots -----------------------------------------------------------------------
+
+    async def table_records(self, table: str) -> dict[str, Record]:
+        """Every record of ``table`` by id, from a snapshot at most ``cache_ttl`` old."""
+        return (await self._snapshot(table)).records
+
+    async def _snapshot(self, table: str) -> _Snapshot:
+        snapshot = self._snapshots.get(table)
+        if snapshot is not None:
+            return snapshot
+        async with self._snapshot_locks[table]:
+            snapshot = self._snapshots.get(table)
+            if snapshot is not None:
+                return snapshot
+            self._writes_during_load[table] = []
+            try:
+                records: dict[str, Record] = {}
+                offset: str | None = None
+                while True:
+                    # One page per request, each through the limiter.
+                    page = await self.call("list", partial(self._read_page, table, offset))
+                    records.update((r["id"], r) for r in page.get("records", ()))
+                    offset = page.get("offset")
+                    if not offset:
+                        break
+                snapshot = _Snapshot(records=records)
+                for record in self._writes_during_load[table]:
+                    snapshot.records[record["id"]] = record
+            finally:
+                del self._writes_during_load[table]
+            if table == self.config.tables.deliverables:
+                self._index_issues(snapshot)
+            self._snapshots[table] = snapshot
+            return snapshot
+
+    def _read_page(self, table: str, offset: str | None, api: Api) -> dict[str, Any]:
+        """One page (up to 100 records) of ``table`` after ``offset``."""
+        params: dict[str, Any] = {"pageSize": 100}
+        if offset:
+            params["offset"] = offset
+        page: dict[str, Any] = api.get(api.table(self.base_id, table).urls.records, params=params)
+        return page
+
+    def _index_issues(self, snapshot: _Snapshot) -> None:
+        issue_field = self.config.fields.deliverables.issue
+        snapshot.by_issue = {}
+        for record_id, record in snapshot.records.items():
+            url = record["fields"].get(issue_field)
+            if url:
+                snapshot.by_issue[issue_url_key(url)] = record_id
+
+    def _remember(self, table: str, record: Record) -> None:
+        """Keep the cache true after the lane's own write of ``record``."""
+        if table in self._writes_during_load:
+            self._writes_during_load[table].append(record)
+        snapshot = self._snapshots.get(table)
+        if snapshot is None:
+            return
+        old = snapshot.records.get(record["id"])
+        snapshot.records[record["id"]] = record
+        if table == self.config.tables.deliverables:
+            issue_field = self.config.fields.deliverables.issue
+            if old and old["fields"].get(issue_field):
+                key = issue_url_key(old["fields"][issue_field])
+                if snapshot.by_issue.get(key) == record["id"]:
+                    del snapshot.by_issue[key]
+            if record["fields"].get(issue_field):
+                snapshot.by_issue[issue_url_key(record["fields"][issue_field])] = record["id"]
+
+    async def find_deliverable(self, issue_url: str) -> Record | None:
+        """The deliverable whose GitHub Issue is ``issue_url`` (case-insensitive), or None."""
+        snapshot = await self._snapshot(self.config.tables.deliverables)
+        record_id = snapshot.by_issue.get(issue_url_key(issue_url))
+        return snapshot.records.get(record_id) if record_id else None
+
+    async def project_deliverables(self, project_id: str) -> list[Record]:
+        """The deliverables linked to a Project, from the snapshot."""
+        snapshot = await self._snapshot(self.config.tables.deliverables)
+        link = self.config.fields.deliverables.project
+        return [r for r in snapshot.records.values() if project_id in r["fields"].get(link, ())]
+
+    async def get_project(self, project_id: str) -> Record | None:
+        """A Project record by id, from the snapshot."""
+        return (await self.table_records(self.config.tables.projects)).get(project_id)
+
+    # -- writes --------------------------------------------------------------------------
+
+    async def update(self, table: str, record_id: str, fields: Mapping[str, Any]) -> Record:
+        """Update one record's fields; sent in a batch of up to ten. Returns the record."""
+        return await self._enqueue(table, record_id, dict(fields))
+
+    async def create(self, table: str, fields: Mapping[str, Any]) -> Record:
+        """Create one record; sent in a batch of up to ten. Returns the created record."""
+        return await self._enqueue(table, None, dict(fields))
+
+    async def _enqueue(self, table: str, record_id: str | None, fields: dict[str, Any]) -> Record:
+        if self._closed:
+            raise AirtableError("the Airtable lane is closed", retriable=True)
+        future: asyncio.Future[Record] = asyncio.get_running_loop().create_future()
+        self._queue.append(_PendingWrite(table, record_id, fields, future))
+        self._queue_changed.set()
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_loop(), name=f"flush-{self.base_id}")
+        return await future
+
+    def _take_batch(self) -> list[_PendingWrite]:
+        """The next batch: same table and kind, up to ``batch_size`` distinct records."""
+        first = self._queue[0]
+        batch: list[_PendingWrite] = []
+        seen: set[str] = set()
+        remaining: list[_PendingWrite] = []
+        limit = self.config.airtable.batch_size
+        for item in self._queue:
+            same_kind = item.table == first.table and (item.record_id is None) == (
+                first.record_id is None
+            )
+            # Two updates of one record cannot share a request: the later waits its turn.
+            key = item.record_id or ""
+            if same_kind and len(batch) < limit and (not key or key not in seen):
+                batch.append(item)
+                seen.add(key)
+            else:
+                remaining.append(item)
+        self._queue = remaining
+        return batch
+
+    async def _flush_loop(self) -> None:
+        """Send queued writes in batches until the queue is empty."""
+        while self._queue:
+            # A short wait lets writes from concurrent reconciles join this batch.
+            if len(self._queue) < self.config.airtable.batch_size:
+                await asyncio.sleep(self.config.airtable.batch_wait_seconds)
+            batch = self._take_batch()
+            await self._send(batch)
+
+    async def _send(self, batch: list[_PendingWrite]) -> None:
+        table = batch[0].table
+        creating = batch[0].record_id is None
+        try:
+            if creating:
+                payload = [item.fields for item in batch]
+                records = await self.call(
+                    "create",
+                    lambda api: api.table(self.base_id, table).batch_create(payload),
+                )
+            else:
+                updates: list[Any] = [{"id": i.record_id, "fields": i.fields} for i in batch]
+                records = await self.call(
+                    "update",
+                    lambda api: api.table(self.base_id, table).batch_update(updates),
+                )
+        except AirtableError as exc:
+            if exc.status == 422 and len(batch) > 1:
+                # Airtable refuses a whole batch for one bad record; send them one by one so
+                # the others are not held hostage by it.
+                for item in batch:
+                    await self._send([item])
+                return
+            self._fail(batch, exc)
+            return
+        except Exception as exc:
+            self._fail(batch, exc)
+            return
+        for item, record in zip(batch, records, strict=True):
+            self._remember(table, dict(record))
+            if not item.future.done():
+                item.future.set_result(dict(record))
+
+    @staticmethod
+    def _fail(batch: list[_PendingWrite], exc: Exception) -> None:
+        for item in batch:
+            if not item.future.done():
+                item.future.set_exception(exc)
+
+    async def close(self) -> None:
+        """Send what is queued, then stop the worker threads."""
+        self._closed = True
+        if self._flusher is not None:
+            await asyncio.gather(self._flusher, return_exceptions=True)
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+class Lanes:
+    """The lane of each base, created on first use."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        metrics: Metrics,
+        api_factory: Callable[[], Api] | None = None,
+    ) -> None:
+        self.config = config
+        self.metrics = metrics
+        self._api_factory = api_factory
+        self._lanes: dict[str, AirtableLane] = {}
+
+    def for_base(self, base_id: str) -> AirtableLane:
+        """The lane of ``base_id``."""
+        lane = self._lanes.get(base_id)
+        if lane is None:
+            lane = self._lanes[base_id] = AirtableLane(
+                self.config, base_id, metrics=self.metrics, api_factory=self._api_factory
+            )
+        return lane
+
+    def for_owner(self, owner: str) -> AirtableLane | None:
+        """The lane of the base serving a GitHub owner, or None when no base serves it."""
+        base_id = self.config.base_for_owner(owner)
+        return self.for_base(base_id) if base_id else None
+
+    async def close(self) -> None:
+        """Close every lane."""
+        await asyncio.gather(*(lane.close() for lane in self._lanes.values()))

@@ -1,0 +1,387 @@
+"""Linking issues to Projects: what commands, project labels and sub-issues share.
+
+Project names that people typed are matched in Python against the lane's cached Projects
+table — exact comparison, never a formula — so a name like ``x' OR TRUE() OR '`` can only
+ever match a Project of exactly that name. After a link or unlink the Projects involved
+are decided again (``Reconciler.update_project``), which also keeps the tracking issue's
+progress comment (:class:`ProgressComments`) current.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import cachetools
+
+from bot.clients.airtable import AirtableLane, airtable_now
+from bot.clients.github import GitHubGateway, IssueNotVisible
+from bot.config import Config
+from bot.core.issue import IssueRef, IssueState, issue_url_key, parse_issue_url
+from bot.core.markdown import plain
+from bot.core.progress import PROGRESS_MARKER, deliverable_lines, progress_comment
+from bot.core.records import Record
+from bot.core.status import deliverable_state
+from bot.sync.announce import own_comments
+from bot.sync.reconcile import ProjectUpdate, Reconciler
+
+log = logging.getLogger(__name__)
+
+RECORD_ID = re.compile(r"^rec[A-Za-z0-9]{14}$")
+# How many close names an unknown project's answer offers.
+MAX_SUGGESTIONS = 3
+SUGGESTION_CUTOFF = 0.5
+
+ENGAGEMENT_MISSING = "it belongs to no Engagement"
+ENGAGEMENT_UNKNOWN = "its Engagement could not be found"
+ENGAGEMENT_ENDED = "its Engagement {engagement} ended on {end}"
+
+
+@dataclass(frozen=True)
+class ProjectMatch:
+    """The answer to "which Project is this name?"."""
+
+    project: Record | None
+    candidates: list[Record] = field(default_factory=list)  # when ambiguous
+    suggestions: list[str] = field(default_factory=list)  # close names when unknown
+
+
+def _unquoted(query: str) -> str:
+    if len(query) >= 2 and query[0] == query[-1] and query[0] in "\"'`":
+        return query[1:-1].strip()
+    return query
+
+
+def find_project(
+    projects: Mapping[str, Record],
+    query: str,
+    name_field: str,
+    *,
+    suggest_among: Collection[str] | None = None,
+) -> ProjectMatch:
+    """The Project named ``query`` (exact, case-insensitive) or with record id ``query``.
+
+    A name wrapped in one pair of quotes or backticks is also tried without them.
+    Unknown: the closest names (difflib), only among the Projects whose ids are in
+    ``suggest_among`` when it is given. Several of the same name: the candidates.
+    """
+    query = query.strip()
+    if RECORD_ID.match(query) and query in projects:
+        return ProjectMatch(projects[query])
+    wanted = {query.casefold(), _unquoted(query).casefold()}
+    matches = [
+        record
+        for record in projects.values()
+        if str(record["fields"].get(name_field) or "").strip().casefold() in wanted
+    ]
+    if len(matches) == 1:
+        return ProjectMatch(matches[0])
+    if matches:
+        return ProjectMatch(None, candidates=sorted(matches, key=lambda r: r["id"]))
+    offered = [r for r in projects.values() if suggest_among is None or r["id"] in suggest_among]
+    names = sorted({str(r["fields"].get(name_field) or "") for r in offered} - {""})
+    folded = {name.casefold(): name for name in names}
+    close = difflib.get_close_matches(
+        _unquoted(query).casefold(), list(folded), n=MAX_SUGGESTIONS, cutoff=SUGGESTION_CUTOFF
+    )
+    return ProjectMatch(None, suggestions=[folded[name] for name in close])
+
+
+def engagement_warning(
+    project: Record, engagements: Mapping[str, Record], config: Config, today: date
+) -> str | None:
+    """Why linking to ``project`` deserves a warning (process rule 4), or None."""
+    linked = project["fields"].get(config.fields.projects.engagement) or []
+    if not linked:
+        return ENGAGEMENT_MISSING
+    engagement = engagements.get(linked[0])
+    if engagement is None:
+        return ENGAGEMENT_UNKNOWN
+    names = config.fields.engagements
+    end = engagement["fields"].get(names.end)
+    if not end:
+        return None
+    try:
+        end_date = date.fromisoformat(str(end)[:10])
+    except ValueError:
+        return None
+    if end_date < today:
+        name = str(engagement["fields"].get(names.name) or engagement["id"])
+        return ENGAGEMENT_ENDED.format(engagement=plain(name), end=end_date.isoformat())
+    return None
+
+
+@dataclass(frozen=True)
+class LinkResult:
+    """What a link did."""
+
+    record: Record
+    created: bool
+    already: bool  # it was linked to this Project already
+    previous: list[str]  # the Projects it was linked to before, when moved
+
+
+@dataclass(frozen=True)
+class UnlinkResult:
+    """What an unlink did; ``record`` is None when the issue was linked to no Project."""
+
+    record: Record | None
+    previous: list[str]
+
+
+def new_deliverable_fields(
+    config: Config, ref: IssueRef, project_id: str, issue: IssueState | None
+) -> dict[str, Any]:
+    """The fields of a new deliverable record linking ``ref`` to a Project: Name, Status,
+    Completed and Assignees as the issue says (the URL and Todo when it is unknown); empty
+    fields left out, as Airtable leaves them out."""
+    names = config.fields.deliverables
+    fields: dict[str, Any] = {
+        names.name: ref.url,
+        names.project: [project_id],
+        names.issue: ref.url,
+        names.status: config.statuses.deliverable.todo,
+        names.last_synced: airtable_now(),
+    }
+    if issue is not None:
+        state = deliverable_state(issue, config.statuses, config.labels)
+        fields[names.status] = state.status
+        fields[names.completed] = state.completed
+        fields[names.assignees] = state.assignees or None
+        fields[names.name] = state.name or ref.url
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+class Linker:
+    """Links and unlinks issues to Projects, then lets the Projects be decided again."""
+
+    def __init__(self, config: Config, *, reconciler: Reconciler, github: GitHubGateway):
+        self.config = config
+        self.reconciler = reconciler
+        self.github = github
+
+    def lane(self, ref: IssueRef) -> AirtableLane | None:
+        """The Airtable lane serving the issue's owner."""
+        return self.reconciler.lanes.for_owner(ref.owner)
+
+    async def projects(self, lane: AirtableLane) -> dict[str, Record]:
+        """Every Project by record id (the lane's cached snapshot)."""
+        return await lane.table_records(self.config.tables.projects)
+
+    async def find(
+        self, lane: AirtableLane, query: str, *, near: IssueRef | None = None
+    ) -> ProjectMatch:
+        """The Project a person named (see :func:`find_project`). With ``near``, close names
+        are offered only from Projects with a deliverable or the tracking issue in ``near``'s
+        repository, so nobody learns of Projects elsewhere by guessing."""
+        projects = await self.projects(lane)
+        among: set[str] | None = None
+        if near is not None:
+            here = (near.owner.lower(), near.repo.lower())
+
+            def in_repo(url: object) -> bool:
+                ref = parse_issue_url(str(url or ""))
+                return ref is not None and (ref.owner.lower(), ref.repo.lower()) == here
+
+            names = self.config.fields
+            among = {
+                p["id"]
+                for p in projects.values()
+                if in_repo(p["fields"].get(names.projects.tracking_issue))
+            }
+            deliverables = await lane.table_records(self.config.tables.deliverables)
+            for record in deliverables.values():
+                if in_repo(record["fields"].get(names.deliverables.issue)):
+                    among.update(record["fields"].get(names.deliverables.project) or [])
+        return find_project(projects, query, self.config.fields.projects.name, suggest_among=among)
+
+    async def warning(self, lane: AirtableLane, project: Record) -> str | None:
+        """The Engagement warning for linking to ``project``, if any."""
+        engagements = await lane.table_records(self.config.tables.engagements)
+        return engagement_warning(project, engagements, self.config, datetime.now(UTC).date())
+
+    async def tracked_by(self, lane: AirtableLane, ref: IssueRef) -> Record | None:
+        """The Project whose Tracking Issue is ``ref``, if any."""
+        key = ref.key
+        field_name = self.config.fields.projects.tracking_issue
+        for record in (await self.projects(lane)).values():
+            url = record["fields"].get(field_name)
+            if url and issue_url_key(str(url)) == key:
+                return record
+        return None
+
+    async def _issue_state(
+        self, ref: IssueRef, installation_id: int | None, hint: IssueState | None
+    ) -> IssueState | None:
+        if self.github.can_read:
+            try:
+                data = await self.github.get_issue(ref, installation_id)
+            except IssueNotVisible:
+                return hint
+            if data is not None:
+                return IssueState.from_api(data, ref=parse_issue_url(data["html_url"]) or ref)
+        return hint
+
+    async def link(
+        self,
+        lane: AirtableLane,
+        ref: IssueRef,
+        project_id: str,
+        *,
+        installation_id: int | None,
+        hint: IssueState | None,
+    ) -> LinkResult:
+        """Link the issue's deliverable to the Project, creating the record if need be.
+
+        The record takes Name, Status, Completed and Assignees from the issue (read from
+        GitHub when the bot can, else ``hint``, the issue as the delivery carried it).
+        """
+        names = self.config.fields.deliverables
+        table = self.config.tables.deliverables
+        record = await lane.find_deliverable(ref.url)
+        issue = await self._issue_state(ref, installation_id, hint)
+        fields: dict[str, Any] = {names.project: [project_id]}
+        if issue is not None:
+            state = deliverable_state(issue, self.config.statuses, self.config.labels)
+            fields[names.status] = state.status
+            fields[names.completed] = state.completed
+            fields[names.assignees] = state.assignees or None
+            if state.name:
+                fields[names.name] = state.name
+        previous: list[str] = []
+        if record is None:
+            record = await lane.create(
+                table, new_deliverable_fields(self.config, ref, project_id, issue)
+            )
+            created, already = True, False
+        else:
+            previous = [p for p in record["fields"].get(names.project) or [] if p != project_id]
+            current = record["fields"]
+            changes = {k: v for k, v in fields.items() if (current.get(k) or None) != (v or None)}
+            already = not previous and project_id in (current.get(names.project) or [])
+            if changes:
+                changes[names.last_synced] = airtable_now()
+                record = await lane.update(table, record["id"], changes)
+            created = False
+        log.info("%s: deliverable %s linked to Project %s", ref, record["id"], project_id)
+        for other in [project_id, *previous]:
+            await self.reconciler.update_project(
+                lane, other, ref=ref, installation_id=installation_id
+            )
+        return LinkResult(record, created, already, previous)
+
+    async def unlink(
+        self,
+        lane: AirtableLane,
+        ref: IssueRef,
+        *,
+        installation_id: int | None,
+        only_from: str | None = None,
+    ) -> UnlinkResult:
+        """Take the issue's deliverable out of its Project: no Project, Status Cancelled.
+
+        Nothing is deleted. With ``only_from``, only a link to that Project is removed.
+        """
+        names = self.config.fields.deliverables
+        record = await lane.find_deliverable(ref.url)
+        linked = list((record or {}).get("fields", {}).get(names.project) or [])
+        if record is None or not linked or (only_from is not None and only_from not in linked):
+            return UnlinkResult(None, [])
+        changes: dict[str, Any] = {
+            names.project: [],
+            names.status: self.config.statuses.deliverable.cancelled,
+            names.completed: None,
+            names.last_synced: airtable_now(),
+        }
+        record = await lane.update(self.config.tables.deliverables, record["id"], changes)
+        log.info("%s: deliverable %s unlinked from %s", ref, record["id"], linked)
+        for project_id in linked:
+            await self.reconciler.update_project(
+                lane, project_id, ref=ref, installation_id=installation_id
+            )
+        return UnlinkResult(record, linked)
+
+    async def track(
+        self, lane: AirtableLane, ref: IssueRef, project: Record, *, installation_id: int | None
+    ) -> list[IssueRef]:
+        """Make ``ref`` the Project's Tracking Issue and link its sub-issues (when GitHub can
+        be read); returns the sub-issues linked."""
+        field_name = self.config.fields.projects.tracking_issue
+        if issue_url_key(str(project["fields"].get(field_name) or "")) != ref.key:
+            await lane.update(self.config.tables.projects, project["id"], {field_name: ref.url})
+        linked: list[IssueRef] = []
+        if self.github.can_read:
+            for sub in await self.github.list_sub_issues(ref, installation_id):
+                sub_ref = parse_issue_url(str(sub.get("html_url", "")))
+                if sub_ref is None:
+                    continue
+                hint = IssueState.from_api(sub, ref=sub_ref)
+                await self.link(
+                    lane, sub_ref, project["id"], installation_id=installation_id, hint=hint
+                )
+                linked.append(sub_ref)
+        await self.reconciler.update_project(
+            lane, project["id"], ref=ref, installation_id=installation_id
+        )
+        return linked
+
+
+class ProgressComments:
+    """Keeps one progress comment on each Project's tracking issue, edited in place.
+
+    Registered on ``Reconciler.project_listeners``, so it runs under the Project's lock after
+    every decision about the Project: two updates cannot both post the comment. Level-
+    triggered: the comment is made to match the Project each time; the body last seen on
+    GitHub is remembered, so a decision that changes nothing costs no GitHub request.
+    """
+
+    def __init__(self, config: Config, github: GitHubGateway) -> None:
+        self.config = config
+        self.github = github
+        self._shown: cachetools.LRUCache[str, str] = cachetools.LRUCache(maxsize=10_000)
+
+    async def __call__(self, update: ProjectUpdate) -> None:
+        """Post or edit the progress comment of the updated Project's tracking issue."""
+        fields = update.project["fields"]
+        names = self.config.fields.projects
+        tracking = parse_issue_url(str(fields.get(names.tracking_issue) or ""))
+        if tracking is None:
+            return
+        project_id = update.project["id"]
+        body = progress_comment(
+            project_id,
+            str(fields.get(names.name) or project_id),
+            deliverable_lines(update.deliverables, self.config.fields.deliverables),
+            update.progress,
+            self.config.statuses.deliverable.done,
+        )
+        shown_key = f"{project_id} {tracking.key}"
+        if self._shown.get(shown_key) == body:
+            return
+        marker = PROGRESS_MARKER.format(project_id=project_id)
+        existing = await find_marked_comment(self.github, tracking, marker, update.installation_id)
+        if existing is None:
+            await self.github.create_comment(tracking, body, update.installation_id)
+            log.info("%s: progress comment of Project %s posted", tracking, project_id)
+        elif existing.get("body") != body:
+            await self.github.edit_comment(
+                tracking.owner, tracking.repo, int(existing["id"]), body, update.installation_id
+            )
+            log.info("%s: progress comment of Project %s edited", tracking, project_id)
+        self._shown[shown_key] = body
+
+
+async def find_marked_comment(
+    github: GitHubGateway, ref: IssueRef, marker: str, installation_id: int | None
+) -> dict[str, Any] | None:
+    """The bot's own comment on ``ref`` that starts with ``marker``, if any (a person
+    quoting the marker, or a comment that only contains it, does not count)."""
+    for comment in await own_comments(github, ref, installation_id):
+        if str(comment.get("body") or "").lstrip().startswith(marker):
+            return comment
+    return None

@@ -1,0 +1,1 @@
+"""airtable_local."""
