@@ -21,9 +21,10 @@ from bot.clients.errors import GITHUB_FAILURES, github_problem_for
 from bot.clients.reads import fetch_issues, read_base
 from bot.config import Config
 from bot.core.issue import IssueState, parse_issue_url
+from bot.core.projects import find_by_name
 from bot.core.records import BaseData, Record
 from bot.core.status import deliverable_state
-from bot.sync.renewal import find_by_name, parse_date, projects_of, renewal_name
+from bot.sync.renewal import parse_date, projects_of, renewal_name
 
 GITHUB_SKIPPED = "skipped: no GitHub App credentials, so issues cannot be read"
 GITHUB_FAILED = "skipped: GitHub could not be read ({reason})"

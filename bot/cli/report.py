@@ -14,8 +14,9 @@ from datetime import date
 
 from bot.config import Config
 from bot.core.completion import progress
+from bot.core.projects import find_by_name
 from bot.core.records import BaseData, Record
-from bot.sync.renewal import find_by_name, renewal_name
+from bot.sync.renewal import renewal_name
 
 NO_ENGAGEMENT = "(no Engagement)"
 UNKNOWN_NAME = 'no {what} named "{name}" (known: {known})'

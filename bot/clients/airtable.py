@@ -21,7 +21,6 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
 
@@ -42,11 +41,6 @@ T = TypeVar("T")
 # the window, but reach Airtable with some jitter.
 _WINDOW_MARGIN_SECONDS = 0.05
 _MAX_429_RETRIES = 3
-
-
-def airtable_now() -> str:
-    """Now, as an Airtable dateTime value (UTC, milliseconds, ``Z``)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 class AirtableError(Exception):

@@ -40,10 +40,12 @@ from bot.core.commands import (
 )
 from bot.core.completion import progress
 from bot.core.issue import IssueRef, IssueState, parse_issue_url
+from bot.core.labels import is_bot
 from bot.core.markdown import code, plain
 from bot.core.progress import deliverable_lines, progress_text, summary
+from bot.core.projects import ProjectMatch
 from bot.core.records import Record
-from bot.sync.link import Linker, ProjectMatch
+from bot.sync.link import Linker
 from bot.sync.reconcile import Reconciler
 
 log = logging.getLogger(__name__)
@@ -198,12 +200,6 @@ class _Context:
                     role = effective_role(answer.get("role_name", ""), answer.get("permission", ""))
             self._readable[key] = role is not None and role_allows(role, "read")
         return self._readable[key]
-
-
-def _is_bot(user: Any) -> bool:
-    if not isinstance(user, dict):
-        return False
-    return user.get("type") == "Bot" or str(user.get("login", "")).endswith("[bot]")
 
 
 def _names(records: list[Record], config: Config) -> str:
@@ -373,7 +369,7 @@ async def comment_created(
     """Run the slash commands of a new comment and answer them."""
     data = event.data
     comment = data.get("comment") or {}
-    if _is_bot(data.get("sender")) or _is_bot(comment.get("user")):
+    if is_bot(data.get("sender")) or is_bot(comment.get("user")):
         return
     commands = parse(str(comment.get("body") or ""), config.commands)
     if not commands:

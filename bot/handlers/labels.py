@@ -20,6 +20,7 @@ from bot.clients.airtable import AirtableLane
 from bot.clients.github import GitHubGateway
 from bot.config import Config
 from bot.core.issue import IssueRef, IssueState, parse_issue_url
+from bot.core.labels import project_name
 from bot.core.markdown import code
 from bot.sync.link import Linker, find_marked_comment
 from bot.sync.reconcile import Reconciler
@@ -37,14 +38,6 @@ Rename the label to `{prefix}` followed by the Project's exact name, or use \
 """
 CLOSEST = "The closest names are {names}. "
 AMBIGUOUS = "Several Projects have that name: {ids}. "
-
-
-def project_name(label: str, prefix: str) -> str | None:
-    """The Project a label names (``project: Setup workshop hub``), or None."""
-    if prefix and label.lower().startswith(prefix.lower()):
-        name = label[len(prefix) :].strip()
-        return name or None
-    return None
 
 
 @dataclass(frozen=True)

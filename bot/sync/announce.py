@@ -38,6 +38,7 @@ from bot.clients.github import GitHubGateway
 from bot.config import Config
 from bot.core.completion import Progress, Transition
 from bot.core.issue import IssueRef, parse_issue_url
+from bot.core.labels import is_bot
 from bot.core.markdown import plain
 from bot.core.progress import deliverable_lines, deliverable_list, issue_link
 from bot.metrics import Metrics
@@ -211,12 +212,6 @@ def plan_announcement(
     return Announcement(transition, project_id, key, target, body)
 
 
-def by_a_bot(comment: Mapping[str, Any]) -> bool:
-    """Whether a comment's author is a bot account (used when the App's own login is unknown)."""
-    user = comment.get("user") or {}
-    return user.get("type") == "Bot" or str(user.get("login", "")).endswith("[bot]")
-
-
 async def own_comments(
     github: GitHubGateway, ref: IssueRef, installation_id: int | None
 ) -> list[dict[str, Any]]:
@@ -226,7 +221,9 @@ async def own_comments(
     """
     login = await github.bot_login()
     mine: Callable[[Mapping[str, Any]], bool] = (
-        (lambda c: str((c.get("user") or {}).get("login", "")) == login) if login else by_a_bot
+        (lambda c: str((c.get("user") or {}).get("login", "")) == login)
+        if login
+        else lambda c: is_bot(c.get("user"))
     )
     return [c for c in await github.list_comments(ref, installation_id) if mine(c)]
 

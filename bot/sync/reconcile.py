@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.clients.airtable import AirtableLane, Lanes, airtable_now
+from bot.clients.airtable import AirtableLane, Lanes
 from bot.clients.github import GitHubGateway, IssueNotVisible
 from bot.config import Config
 from bot.core.completion import Progress, Transition, decide_project, progress
 from bot.core.issue import IssueRef, IssueState, parse_issue_url
-from bot.core.records import Record
+from bot.core.records import Record, airtable_now
 from bot.core.status import DeliverableState, deliverable_state
 from bot.intake.journal import Journal
 from bot.metrics import Metrics

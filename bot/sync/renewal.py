@@ -22,6 +22,7 @@ from typing import Any
 from bot.clients.airtable import AirtableLane
 from bot.config import Config
 from bot.core.completion import Transition
+from bot.core.projects import find_by_name
 from bot.core.records import Record
 from bot.sync.reconcile import ProjectUpdate
 
@@ -81,15 +82,6 @@ def projects_of(engagement_id: str, projects: Iterable[Record], config: Config) 
     """The Projects linked to an Engagement (read from the Projects side of the link)."""
     link = config.fields.projects.engagement
     return [p for p in projects if engagement_id in (p["fields"].get(link) or ())]
-
-
-def find_by_name(records: Iterable[Record], name_field: str, name: str) -> Record | None:
-    """The first record whose name is ``name`` (case and surrounding space ignored)."""
-    wanted = name.strip().casefold()
-    for record in records:
-        if str(record["fields"].get(name_field) or "").strip().casefold() == wanted:
-            return record
-    return None
 
 
 @dataclass(frozen=True)

@@ -33,11 +33,11 @@ from bot.clients.reads import IssueIndex, base_ids, fetch_issues, installation_i
 from bot.config import Config
 from bot.core.completion import decide_project, progress
 from bot.core.issue import IssueRef, IssueState, parse_issue_url
-from bot.core.records import Record
+from bot.core.projects import find_by_name, new_deliverable_fields
+from bot.core.records import Record, airtable_now
 from bot.core.status import deliverable_state
-from bot.sync.link import new_deliverable_fields
 from bot.sync.reconcile import Reconciler
-from bot.sync.renewal import RenewalAction, RenewalSignal, find_by_name
+from bot.sync.renewal import RenewalAction, RenewalSignal
 
 log = logging.getLogger(__name__)
 
@@ -468,7 +468,7 @@ class Syncer:
                 )
                 report.counts["labelled issues naming no Project (skipped)"] += 1
                 continue
-            fields = new_deliverable_fields(config, issue.ref, project["id"], issue)
+            fields = new_deliverable_fields(config, issue.ref, project["id"], issue, airtable_now())
             planned.append(PlannedLink(issue.ref, project, fields))
         return planned
 

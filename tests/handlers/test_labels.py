@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from bot.airtable_local.thread import LocalAirtable
-from bot.handlers.labels import project_name
+from bot.core.labels import project_name
 from tests.bot_fixtures import RunningBot, StartBot
 from tests.commenting import OWNER, REPO, add_project, deliverable_record, project_id, replies
 from tests.standins.github_standin import GitHubStandIn
