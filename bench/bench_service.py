@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.airtable_local.thread import LocalAirtable  # noqa: E402
-from tests.standins.github_standin import GitHubStandIn  # noqa: E402
+from tests.standins.github import GitHubStandIn  # noqa: E402
 from tests.webhooks import issues_event, prepare_delivery  # noqa: E402
 
 OWNER, REPO = "bench-org", "delivery"

@@ -1,24 +1,34 @@
-"""Composition: build the bot's aiohttp application from a :class:`Config`.
+"""The composition root: everything the bot is made of is built here, for ``serve`` and for
+the operator commands.
 
-``make_app`` wires journal → worker → reconciler → Airtable lanes and GitHub, and mounts
-the HTTP routes. One ``aiohttp.ClientSession`` is opened for the process in a cleanup
-context, and the worker starts and stops with the application.
+- :func:`make_app`: ``serve``'s aiohttp application — journal → worker → handlers →
+  reconcile → Airtable lanes and GitHub, the HTTP routes, the recovery and the scheduled
+  sync. One ``aiohttp.ClientSession`` is opened for the process in a cleanup context, and
+  the worker starts and stops with the application.
+- :func:`open_runtime`: the lanes and the GitHub gateway of one command (check, sync, audit,
+  report).
+- :func:`build_engine`: the reconcile with every Project listener, the one :class:`Linker`
+  the handlers are handed, the renewal signal and the :class:`Syncer` — wired once, for
+  ``serve`` and for :func:`sync_command` alike.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any, TextIO
 
 import aiohttp
 from aiohttp import web
 from pyairtable import Api
 
 from bot.clients.airtable import Lanes
-from bot.clients.github import AppGitHub, GitHubGateway, LoggingGitHub
-from bot.clients.reads import github_session
+from bot.clients.github import AppGitHub, GitHubGateway
+from bot.clients.github_logging import LoggingGitHub
 from bot.config import Config
 from bot.handlers import make_router
 from bot.intake.journal import Journal
@@ -26,12 +36,58 @@ from bot.intake.recovery import start_recovery
 from bot.intake.server import MAX_BODY_BYTES, add_routes
 from bot.intake.worker import Worker
 from bot.metrics import Metrics
-from bot.sync.link import ProgressComments
-from bot.sync.reconcile import Reconciler
+from bot.sync.link import Linker
+from bot.sync.progress_comment import ProgressComments
+from bot.sync.reconcile import Reconciler, Watermarks
 from bot.sync.renewal import RenewalSignal
 from bot.sync.sweep import Syncer, run_schedule
+from bot.sync.sweep_report import NEEDS_GITHUB, Meter, print_report
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class Engine:
+    """The reconcile and what is built around it, wired once (:func:`build_engine`)."""
+
+    reconciler: Reconciler
+    linker: Linker
+    renewal: RenewalSignal
+    syncer: Syncer
+
+    def handler_dependencies(self, config: Config, github: GitHubGateway) -> dict[str, Any]:
+        """What every handler is handed (the worker's dispatch keyword arguments)."""
+        return {
+            "config": config,
+            "github": github,
+            "reconciler": self.reconciler,
+            "linker": self.linker,
+        }
+
+
+def build_engine(
+    config: Config,
+    *,
+    lanes: Lanes,
+    github: GitHubGateway,
+    metrics: Metrics,
+    watermarks: Watermarks,
+) -> Engine:
+    """The reconciler with every Project listener registered, the Linker, the renewal
+    signal and the Syncer; the one wiring of ``serve`` and of the ``sync`` command."""
+    reconciler = Reconciler(
+        config, lanes=lanes, github=github, watermarks=watermarks, metrics=metrics
+    )
+    renewal = RenewalSignal(config)
+    # Told, in this order, of every decision about a Project.
+    reconciler.project_listeners.extend(
+        [ProgressComments(config, github), renewal.on_project_update]
+    )
+    linker = Linker(config, lanes=lanes, reconciler=reconciler, github=github)
+    syncer = Syncer(
+        config, lane_for=lanes.for_base, github=github, reconciler=reconciler, renewal=renewal
+    )
+    return Engine(reconciler, linker, renewal, syncer)
 
 
 @dataclass
@@ -44,10 +100,35 @@ class Services:
     lanes: Lanes
     worker: Worker
     github: GitHubGateway | None = None
-    reconciler: Reconciler | None = None
+    engine: Engine | None = None
+
+    @property
+    def reconciler(self) -> Reconciler | None:
+        """The reconciler, once the application has started."""
+        return self.engine.reconciler if self.engine is not None else None
 
 
 SERVICES_KEY = web.AppKey("services", Services)
+
+
+def github_session(config: Config) -> aiohttp.ClientSession:
+    """The HTTP session for GitHub calls, with ``[github]``'s connect and total timeouts, so
+    no call waits for ever on a server that accepts the connection and never answers."""
+    settings = config.github
+    return aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(
+            total=settings.timeout_seconds,
+            connect=settings.connect_timeout_seconds,
+            sock_connect=settings.connect_timeout_seconds,
+        )
+    )
+
+
+def _github(session: aiohttp.ClientSession, config: Config, metrics: Metrics) -> GitHubGateway:
+    """The App's gateway with credentials; without, one that logs its writes instead."""
+    if config.has_github_app:
+        return AppGitHub(session, config, metrics=metrics)
+    return LoggingGitHub()
 
 
 def make_app(
@@ -70,24 +151,19 @@ def make_app(
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         async with github_session(config) as session:
-            github: GitHubGateway
             if github_factory is not None:
                 github = github_factory(session)
-            elif config.has_github_app:
-                github = AppGitHub(session, config, metrics=metrics)
             else:
-                log.info("no GitHub App credentials: GitHub writes will be logged, not sent")
-                github = LoggingGitHub()
-            reconciler = Reconciler(
-                config, lanes=lanes, github=github, journal=journal, metrics=metrics
+                if not config.has_github_app:
+                    log.info("no GitHub App credentials: GitHub writes will be logged, not sent")
+                github = _github(session, config, metrics)
+            engine = build_engine(
+                config, lanes=lanes, github=github, metrics=metrics, watermarks=journal
             )
-            reconciler.project_listeners.append(ProgressComments(config, github))
-            renewal = RenewalSignal(config)
-            reconciler.project_listeners.append(renewal.on_project_update)
-            schedule = _start_schedule(config, lanes, github, reconciler, renewal)
+            schedule = _start_schedule(config, engine.syncer, can_read=github.can_read)
             services.github = github
-            services.reconciler = reconciler
-            worker.dependencies.update(reconciler=reconciler, github=github, config=config)
+            services.engine = engine
+            worker.dependencies.update(engine.handler_dependencies(config, github))
             worker.bot_login = await github.bot_login()
             await worker.start()
             recovery = start_recovery(
@@ -96,12 +172,10 @@ def make_app(
             try:
                 yield
             finally:
-                if recovery is not None:
-                    recovery.cancel()
-                    await asyncio.gather(recovery, return_exceptions=True)
-                if schedule is not None:
-                    schedule.cancel()
-                    await asyncio.gather(schedule, return_exceptions=True)
+                for task in (recovery, schedule):
+                    if task is not None:
+                        task.cancel()
+                        await asyncio.gather(task, return_exceptions=True)
                 await worker.stop()
                 await lanes.close()
         journal.close()
@@ -110,20 +184,60 @@ def make_app(
     return app
 
 
-def _start_schedule(
-    config: Config,
-    lanes: Lanes,
-    github: GitHubGateway,
-    reconciler: Reconciler,
-    renewal: RenewalSignal,
-) -> asyncio.Task[None] | None:
+def _start_schedule(config: Config, syncer: Syncer, *, can_read: bool) -> asyncio.Task[None] | None:
     """Start the drift-repairing sync every ``schedule.sync_interval_hours`` (0: none)."""
     hours = config.schedule.sync_interval_hours
     if hours <= 0:
         return None
-    syncer = Syncer(
-        config, lane_for=lanes.for_base, github=github, reconciler=reconciler, renewal=renewal
-    )
     return asyncio.create_task(
-        run_schedule(syncer, hours, can_read=github.can_read), name="scheduled-sync"
+        run_schedule(syncer, hours, can_read=can_read), name="scheduled-sync"
     )
+
+
+@dataclass
+class Runtime:
+    """What an operator command needs: the lanes of the bases and a GitHub gateway."""
+
+    config: Config
+    lanes: Lanes
+    github: GitHubGateway
+    metrics: Metrics
+
+
+@asynccontextmanager
+async def open_runtime(config: Config) -> AsyncIterator[Runtime]:
+    """Open one HTTP session and the Airtable lanes for a command; close them after."""
+    metrics = Metrics()
+    async with github_session(config) as session:
+        lanes = Lanes(config, metrics=metrics)
+        try:
+            yield Runtime(config, lanes, _github(session, config, metrics), metrics)
+        finally:
+            await lanes.close()
+
+
+async def sync_command(
+    config: Config,
+    *,
+    repo: tuple[str, str] | None,
+    dry_run: bool,
+    out: TextIO,
+    meter: Meter | None = None,
+) -> int:
+    """``deliverables-bot sync``: run one sync, print each change and the summary; exit code."""
+    if not config.has_github_app:
+        print(f"error: {NEEDS_GITHUB}", file=sys.stderr)
+        return 2
+    async with open_runtime(config) as runtime:
+        # The data folder's journal remembers the issues GitHub answers 404 for, for `serve`
+        # and `check` to see too.
+        with Journal(config.journal_path) as journal:
+            engine = build_engine(
+                config,
+                lanes=runtime.lanes,
+                github=runtime.github,
+                metrics=runtime.metrics,
+                watermarks=journal,
+            )
+            report = await engine.syncer.run(repo=repo, dry_run=dry_run, meter=meter or Meter())
+    return print_report(report, out)

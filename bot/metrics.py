@@ -42,41 +42,34 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.deliveries = Counter(
+        self.deliveries = self._counter(
             "deliverables_bot_deliveries",
             "Webhook deliveries, by event and outcome.",
-            ["event", "outcome"],
-            registry=self.registry,
+            "event",
+            "outcome",
         )
-        self.queue_depth = Gauge(
+        self.queue_depth = self._gauge(
             "deliverables_bot_queue_depth",
             "Journaled deliveries by state (pending, processing, failed, ...).",
-            ["state"],
-            registry=self.registry,
+            "state",
         )
-        self.airtable_calls = Counter(
+        self.airtable_calls = self._counter(
             "deliverables_bot_airtable_requests",
             "Requests sent to Airtable, by operation.",
-            ["operation"],
-            registry=self.registry,
+            "operation",
         )
-        self.airtable_errors = Counter(
+        self.airtable_errors = self._counter(
             "deliverables_bot_airtable_errors",
             "Failed Airtable requests, by HTTP status (or 'network').",
-            ["status"],
-            registry=self.registry,
+            "status",
         )
-        self.github_calls = Counter(
-            "deliverables_bot_github_requests",
-            "Requests sent to GitHub, by method.",
-            ["method"],
-            registry=self.registry,
+        self.github_calls = self._counter(
+            "deliverables_bot_github_requests", "Requests sent to GitHub, by method.", "method"
         )
-        self.github_errors = Counter(
+        self.github_errors = self._counter(
             "deliverables_bot_github_errors",
             "Failed GitHub requests, by HTTP status (or 'network').",
-            ["status"],
-            registry=self.registry,
+            "status",
         )
         self.reconcile_seconds = Histogram(
             "deliverables_bot_reconcile_seconds",
@@ -84,68 +77,68 @@ class Metrics:
             registry=self.registry,
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
         )
-        self.comments = Counter(
+        self.comments = self._counter(
             "deliverables_bot_comments",
             "Comments posted (or, without GitHub credentials, logged), by kind.",
-            ["kind"],
-            registry=self.registry,
+            "kind",
         )
 
-        self.github_not_visible = Counter(
+        self.github_not_visible = self._counter(
             "deliverables_bot_github_not_visible",
             "Issues GitHub answered 404 for (App not installed, private, or a wrong URL); "
             "their deliverables are left as they are.",
-            registry=self.registry,
         )
-        self.recovered = Counter(
+        self.recovered = self._counter(
             "deliverables_bot_recovered_deliveries",
             "Deliveries GitHub logged as failed that the bot read back from the App's delivery"
             " log and journaled, by event.",
-            ["event"],
-            registry=self.registry,
+            "event",
         )
-        self.recovery_passes = Counter(
+        self.recovery_passes = self._counter(
             "deliverables_bot_recovery_passes",
             "Passes over the App's delivery log, by outcome (complete: read back to the last"
             " point; bounded: stopped by max_per_pass or max_pages, the next pass goes on;"
             " error: failed, retried at the next pass).",
-            ["outcome"],
-            registry=self.registry,
+            "outcome",
         )
 
         self.health = Health()
-        self.journal_write_errors = Counter(
+        self.journal_write_errors = self._counter(
             "deliverables_bot_journal_write_errors",
             "Journal writes that failed while the worker ended a delivery, by operation"
             " (each is tried again until it succeeds).",
-            ["operation"],
-            registry=self.registry,
+            "operation",
         )
-        self.dependency_failing = Gauge(
+        self.dependency_failing = self._gauge(
             "deliverables_bot_dependency_failing",
             "1 while the latest call to a dependency (airtable, github) failed, else 0.",
-            ["dependency"],
-            registry=self.registry,
+            "dependency",
         )
-        self.dependency_failing_since = Gauge(
+        self.dependency_failing_since = self._gauge(
             "deliverables_bot_dependency_failing_since_seconds",
             "When the current run of failures of a dependency began (Unix time; 0: not failing).",
-            ["dependency"],
-            registry=self.registry,
+            "dependency",
         )
-        self.dependency_consecutive_failures = Gauge(
+        self.dependency_consecutive_failures = self._gauge(
             "deliverables_bot_dependency_consecutive_failures",
             "Failed calls to a dependency since its last success.",
-            ["dependency"],
-            registry=self.registry,
+            "dependency",
         )
-        self.dependency_last_error = Gauge(
+        self.dependency_last_error = self._gauge(
             "deliverables_bot_dependency_last_error_seconds",
             "When a dependency last failed (Unix time), labelled with that error's kind (an"
             " HTTP status, or 'network').",
-            ["dependency", "kind"],
-            registry=self.registry,
+            "dependency",
+            "kind",
         )
+
+    def _counter(self, name: str, documentation: str, *labels: str) -> Counter:
+        """A counter in this registry, with these label names."""
+        return Counter(name, documentation, labels, registry=self.registry)
+
+    def _gauge(self, name: str, documentation: str, *labels: str) -> Gauge:
+        """A gauge in this registry, with these label names."""
+        return Gauge(name, documentation, labels, registry=self.registry)
 
     def observe_health(self) -> None:
         """Copy :attr:`health` into the dependency gauges (at scrape time)."""

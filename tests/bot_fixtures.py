@@ -22,15 +22,12 @@ from bot.airtable_local.thread import LocalAirtable
 from bot.app import SERVICES_KEY, Services, make_app
 from bot.config import AirtableSettings, Config, WorkerSettings
 from bot.intake.server import HANDLER_ARGS
-from tests.standins.github_standin import GitHubStandIn
+from tests.constants import DELIVERABLES, DEMO_PROJECT, OWNER, PROJECTS, REPO
+from tests.standins.github import GitHubStandIn
 from tests.webhooks import post_delivery
 
-DELIVERABLES = "Project Deliverables"
-PROJECTS = "Projects"
-DEMO_PROJECT = "Setup workshop hub"
 
-
-def issue_url(number: int, owner: str = "example-org", repo: str = "infrastructure") -> str:
+def issue_url(number: int, owner: str = OWNER, repo: str = REPO) -> str:
     """The GitHub URL of an issue, as deliverable records hold it."""
     return f"https://github.com/{owner}/{repo}/issues/{number}"
 

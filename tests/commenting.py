@@ -6,12 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from bot.airtable_local.thread import LocalAirtable
-from tests.bot_fixtures import DELIVERABLES, PROJECTS, RunningBot
-from tests.standins.github_standin import GitHubStandIn
+from tests.bot_fixtures import RunningBot
+from tests.constants import DELIVERABLES, ENGAGEMENTS, OWNER, PROJECTS, REPO
+from tests.standins.github import GitHubStandIn
 from tests.webhooks import issue_comment_event
-
-OWNER, REPO = "example-org", "infrastructure"
-ENGAGEMENTS = "Engagements"
 
 
 async def comment(

@@ -9,11 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.standins.github_standin import GitHubStandIn
-
-DEMO_OWNER = "example-org"
-DEMO_REPO = "infrastructure"
-WEBHOOK_SECRET = "test-webhook-secret"
+from tests.constants import OWNER, REPO, WEBHOOK_SECRET
+from tests.standins.github import GitHubStandIn
 
 # The issues behind the demo base's deliverables (DESIGN.md section 6).
 DEMO_ISSUES: tuple[tuple[int, str, tuple[str, ...]], ...] = (
@@ -26,7 +23,7 @@ DEMO_ISSUES: tuple[tuple[int, str, tuple[str, ...]], ...] = (
 def seed_demo_issues(gh: GitHubStandIn) -> None:
     """Create example-org/infrastructure#1..3, the issues of the demo base's deliverables."""
     for number, title, assignees in DEMO_ISSUES:
-        gh.add_issue(DEMO_OWNER, DEMO_REPO, number, title=title, assignees=assignees)
+        gh.add_issue(OWNER, REPO, number, title=title, assignees=assignees)
 
 
 @pytest.fixture

@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.airtable_local.thread import LocalAirtable
-from tests.standins.github_standin import GitHubStandIn
+from tests.standins.github import GitHubStandIn
 
 BOT = (sys.executable, "-m", "bot")
-OWNER, REPO = "example-org", "infrastructure"
 SECRET = "operator-test-webhook-secret"
 
 

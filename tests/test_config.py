@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.config import Config, ConfigError, load_config
-from tests.standins.github_standin import app_private_key_pem
+from bot.config import Config, ConfigError
+from bot.config_loader import load_config
+from tests.standins.github import app_private_key_pem
 
 
 def write(tmp_path: Path, text: str) -> dict[str, str]:

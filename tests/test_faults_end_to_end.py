@@ -38,16 +38,16 @@ import requests
 
 from bot.airtable_local.thread import LocalAirtable
 from bot.intake.journal import Journal
-from tests.cli.test_cli import BotProcess, free_port, wait_until
+from tests.constants import DELIVERABLES, PROJECTS
 from tests.fault_fixtures import StartProxy
 from tests.operator_helpers import SECRET, operator_env, run_bot
+from tests.processes import BotProcess, free_port, wait_until
 from tests.standins.fault_proxy import FaultProxy, airtable_error
-from tests.standins.github_standin import GitHubStandIn
+from tests.standins.github import GitHubStandIn
 from tests.webhooks import issues_event, post_delivery_sync
 
 OWNER, REPO = "example-org", "delivery"
 BASE_ID = "appFaultsBase0001"
-PROJECTS, DELIVERABLES = "Projects", "Project Deliverables"
 COMPLETED_MARKER = "<!-- deliverables-bot:project-completed:{project_id}"
 # Project writes: the lane's batch PATCH on the table, or a single record's PATCH.
 PROJECT_WRITES = r"^/v0/[^/]+/Projects(/|$)"

@@ -18,9 +18,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from bot.airtable_local.thread import LocalAirtable
-from bot.config import ConfigError, load_config, normalize_private_key
+from bot.config import ConfigError
+from bot.config_loader import load_config, normalize_private_key
 from tests.operator_helpers import operator_env, run_bot
-from tests.standins.github_standin import GitHubStandIn, app_private_key_pem
+from tests.standins.github import GitHubStandIn, app_private_key_pem
 
 EXPECTED_FORM = "expected the GitHub App's private key as GitHub generates it"
 

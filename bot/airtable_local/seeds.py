@@ -5,6 +5,9 @@ A seed file is ``{"name": ..., "schema": "schema.json", "records": {TABLE: [FIEL
 of DESIGN.md section 3). Records give fields by name; a link lists the *primary values* of
 the records it links to, and the loader turns them into record ids. Seed records get ids
 derived from the base id, table and primary value, so they are the same on every run.
+
+:func:`seed` is the entry point (``LocalAirtable`` and ``airtable-local`` call it); this
+module builds on :class:`~bot.airtable_local.store.Store`, which knows nothing of seeds.
 """
 
 from __future__ import annotations
@@ -47,6 +50,15 @@ def read_seed(name: str) -> dict[str, Any]:
     if isinstance(seed.get("schema"), str):
         seed["schema"] = read_data(seed["schema"])
     return seed
+
+
+def seed(store: Store, name: str, *, base_id: str | None = None) -> str:
+    """Create the seed base ``name`` ("demo" or "empty") in ``store`` unless it exists; its id."""
+    base_id = base_id or default_base_id(name)
+    with store.exclusive():
+        if base_id not in store.base_ids():
+            load_seed(store, name, base_id)
+    return base_id
 
 
 def load_seed(store: Store, name: str, base_id: str) -> None:

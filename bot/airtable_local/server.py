@@ -41,7 +41,7 @@ from typing import Any, TextIO
 
 from aiohttp import web
 
-from bot.airtable_local import errors
+from bot.airtable_local import errors, seeds
 from bot.airtable_local.query import ListQuery
 from bot.airtable_local.ratelimit import RateLimiter
 from bot.airtable_local.store import Store
@@ -176,15 +176,28 @@ def make_app(
     app.router.add_get("/v0/meta/bases", list_bases)
     app.router.add_get("/v0/meta/bases/{base}/tables", base_schema)
     app.router.add_post("/v0/{base}/{table}/listRecords", list_records_post)
-    app.router.add_get("/v0/{base}/{table}", list_records_get)
-    app.router.add_post("/v0/{base}/{table}", create_records)
-    app.router.add_patch("/v0/{base}/{table}", update_records)
-    app.router.add_put("/v0/{base}/{table}", update_records)
-    app.router.add_delete("/v0/{base}/{table}", delete_records)
-    app.router.add_get("/v0/{base}/{table}/{record}", get_record)
-    app.router.add_patch("/v0/{base}/{table}/{record}", update_record)
-    app.router.add_put("/v0/{base}/{table}/{record}", update_record)
-    app.router.add_delete("/v0/{base}/{table}/{record}", delete_record)
+    table_routes = {
+        "GET": list_records_get,
+        "POST": create_records,
+        "PATCH": update_records,
+        "PUT": update_records,
+        "DELETE": delete_records,
+    }
+    record_routes = {
+        "GET": get_record,
+        "PATCH": update_record,
+        "PUT": update_record,
+        "DELETE": delete_record,
+    }
+    for path, handlers in (
+        ("/v0/{base}/{table}", table_routes),
+        ("/v0/{base}/{table}/{record}", record_routes),
+    ):
+        for method, handler in handlers.items():
+            if method == "GET":
+                app.router.add_get(path, handler)  # and HEAD, as for the routes above
+            else:
+                app.router.add_route(method, path, handler)
     return app
 
 
@@ -407,7 +420,7 @@ async def run(
     runner: web.AppRunner | None = None
     try:
         if seed:
-            store.seed(seed, base_id=base_id)
+            seeds.seed(store, seed, base_id=base_id)
         app = make_app(
             store,
             token=token,

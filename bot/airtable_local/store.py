@@ -13,8 +13,9 @@ Links are kept in both directions, and deleting a record removes it from every l
 Public operations (``table`` is a table name or id; errors are
 :class:`~bot.airtable_local.errors.AirtableError`, as Airtable would answer them):
 
-- bases: ``seed(name, base_id=None)``, ``create_base(base_id, spec, name=None)``,
-  ``delete_base``, ``base_ids``, ``base_name``, ``table_names``, ``schema(base_id)``;
+- bases: ``create_base(base_id, spec, name=None)``, ``delete_base``, ``base_ids``,
+  ``base_name``, ``table_names``, ``schema(base_id)`` (seed bases are made by
+  :func:`bot.airtable_local.seeds.seed`); ``exclusive()`` holds the lock across calls;
 - records: ``list_records``, ``get_record``, ``create_records``, ``update_records`` (batch,
   with upsert), ``update_record`` (one, by URL), ``delete_records``, ``delete_record``,
   ``all_records`` (every record of a table, for tests and tools);
@@ -31,11 +32,11 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
-from bot.airtable_local import errors, reading, seeds, writing
+from bot.airtable_local import errors, reading, writing
 from bot.airtable_local.query import ListQuery
 from bot.airtable_local.rows import BaseState, Row, Txn
 from bot.airtable_local.schema import (
@@ -113,24 +114,15 @@ class Store:
         """Use the store as a context manager that closes it."""
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         """Close the store."""
         self.close()
 
     # -- bases ---------------------------------------------------------------------------
 
-    def seed(self, name: str, *, base_id: str | None = None) -> str:
-        """Create a seed base ("demo" or "empty", see :mod:`seeds`) unless it exists; its id."""
-        base_id = base_id or seeds.default_base_id(name)
-        with self._lock:
-            if base_id not in self._bases:
-                seeds.load_seed(self, name, base_id)
-        return base_id
+    def exclusive(self) -> AbstractContextManager[Any]:
+        """Hold the store's lock across several operations (it is re-entrant)."""
+        return self._lock
 
     def create_base(self, base_id: str, spec: dict[str, Any], *, name: str | None = None) -> None:
         """Create an empty base from a schema spec (see :mod:`schema`); ValueError if invalid."""

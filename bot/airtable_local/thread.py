@@ -20,16 +20,18 @@ setting, so :func:`bind_models` gives model classes an ``Api`` pointed at this s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import threading
-from types import TracebackType
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pyairtable
 from aiohttp import web
 from pyairtable.orm import Model
 
+from bot.airtable_local import seeds
 from bot.airtable_local.ratelimit import BaseStats, RateLimiter
 from bot.airtable_local.server import (
     DEFAULT_MAX_BODY_BYTES,
@@ -41,6 +43,80 @@ from bot.airtable_local.server import (
 from bot.airtable_local.store import Store
 
 START_TIMEOUT = 10.0
+
+
+class ServerThread:
+    """An asyncio event loop in a daemon thread that serves until stopped.
+
+    ``setup`` runs first on the new loop (start a server there); :meth:`start` returns once
+    it has finished and raises what it raised. :meth:`stop` stops the loop, runs
+    ``teardown`` on it, cancels the tasks still pending, closes the loop and joins the thread.
+    The embedded Airtable, the tests' fault proxy and GitHub stand-in all run this way.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        setup: Callable[[], Awaitable[None]],
+        teardown: Callable[[], Awaitable[None]],
+    ) -> None:
+        """Prepare a thread called ``name``; nothing runs until :meth:`start`."""
+        self.name = name
+        self._setup = setup
+        self._teardown = teardown
+        self._thread: threading.Thread | None = None
+        self._failure: BaseException | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def start(self, timeout: float = START_TIMEOUT) -> None:
+        """Run ``setup`` on a new loop in a new thread and keep the loop running."""
+        if self._thread is not None:
+            raise RuntimeError(f"{self.name} is already started")
+        loop = self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(loop, ready), name=self.name, daemon=True
+        )
+        self._thread.start()
+        if not ready.wait(timeout):  # pragma: no cover - a hung start
+            raise RuntimeError(f"{self.name} did not start within {timeout:g} s")
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            self._thread.join()
+            self._thread = self.loop = None
+            raise failure
+
+    def _run(self, loop: asyncio.AbstractEventLoop, ready: threading.Event) -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self._setup())
+        except BaseException as exc:  # reported by start()
+            self._failure = exc
+            loop.close()
+            ready.set()
+            return
+        ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            try:
+                loop.run_until_complete(self._teardown())
+            finally:
+                pending = asyncio.all_tasks(loop)
+                for task in pending:
+                    task.cancel()
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+                loop.close()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop the loop and wait (up to ``timeout`` seconds, None: as long as it takes)."""
+        thread, loop = self._thread, self.loop
+        self._thread = self.loop = None
+        if thread is None or loop is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed already
+            loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout)
 
 
 def bind_models(api: pyairtable.Api, *models: type[Model]) -> None:
@@ -79,7 +155,7 @@ class LocalAirtable:
         self._owns_store = store is None
         self.store = store if store is not None else Store(db_path or ":memory:")
         try:
-            self.base_id: str | None = self.store.seed(seed, base_id=base_id) if seed else base_id
+            self.base_id: str | None = self.seed(seed, base_id=base_id) if seed else base_id
         except BaseException:
             if self._owns_store:
                 self.store.close()
@@ -91,13 +167,11 @@ class LocalAirtable:
         self._host = host
         self._port = port
         self.url = ""
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._failure: BaseException | None = None
+        self._server: ServerThread | None = None
 
     def start(self) -> LocalAirtable:
         """Start serving; returns once the server accepts connections."""
-        if self._thread is not None:
+        if self._server is not None:
             raise RuntimeError("already started")
         sock = socket.create_server((self._host, self._port))
         port = sock.getsockname()[1]
@@ -109,48 +183,26 @@ class LocalAirtable:
             limiter=self.limiter,
             faults=self.faults,
         )
-        ready = threading.Event()
-        self._thread = threading.Thread(
-            target=self._serve, args=(app, sock, ready), name=f"local-airtable-{port}", daemon=True
-        )
-        self._thread.start()
-        if not ready.wait(START_TIMEOUT):  # pragma: no cover - a hung start
-            raise RuntimeError("the local Airtable did not start")
-        if self._failure is not None:
-            failure, self._failure = self._failure, None
-            self._thread.join()
-            self._thread = None
-            raise failure
-        return self
-
-    def _serve(self, app: web.Application, sock: socket.socket, ready: threading.Event) -> None:
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
         runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5, **RUNNER_OPTIONS)
-        try:
-            loop.run_until_complete(runner.setup())
-            loop.run_until_complete(web.SockSite(runner, sock).start())
-        except BaseException as exc:  # pragma: no cover - reported to start()
-            self._failure = exc
-            sock.close()
-            loop.close()
-            ready.set()
-            return
-        self._loop = loop
-        ready.set()
-        try:
-            loop.run_forever()
-        finally:
-            loop.run_until_complete(runner.cleanup())
-            loop.close()
+
+        async def setup() -> None:
+            try:
+                await runner.setup()
+                await web.SockSite(runner, sock).start()
+            except BaseException:  # pragma: no cover - reported by start()
+                sock.close()
+                raise
+
+        server = ServerThread(f"local-airtable-{port}", setup, runner.cleanup)
+        server.start()
+        self._server = server
+        return self
 
     def stop(self) -> None:
         """Stop serving (waiting for requests in flight) and close the store if it is ours."""
-        thread, loop = self._thread, self._loop
-        if thread is not None and loop is not None:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join()
-        self._thread = self._loop = None
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop()
         if self._owns_store:
             self.store.close()
 
@@ -158,14 +210,13 @@ class LocalAirtable:
         """Start the server for the ``with`` block."""
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         """Stop the server."""
         self.stop()
+
+    def seed(self, name: str, *, base_id: str | None = None) -> str:
+        """Create another seed base in this server's store (see :func:`seeds.seed`); its id."""
+        return seeds.seed(self.store, name, base_id=base_id)
 
     def api(self, *, retry_strategy: Any = None, **kwargs: Any) -> pyairtable.Api:
         """A pyairtable ``Api`` for this server (no retries unless asked for)."""

@@ -100,11 +100,17 @@ def _checkbox(field: Field, value: Any, typecast: bool) -> bool | None:
     raise errors.invalid_value(field.name, "expected true or false")
 
 
-def _date(field: Field, value: Any, typecast: bool) -> str | None:
+def _time_text(field: Field, value: Any, typecast: bool, expected: str) -> str | None:
+    """The text of a date or date-time value (stripped with typecast; None if then blank)."""
     if not isinstance(value, str):
-        raise errors.invalid_value(field.name, "expected a date as YYYY-MM-DD")
+        raise errors.invalid_value(field.name, expected)
     text = value.strip() if typecast else value
-    if typecast and not text:
+    return None if typecast and not text else text
+
+
+def _date(field: Field, value: Any, typecast: bool) -> str | None:
+    text = _time_text(field, value, typecast, "expected a date as YYYY-MM-DD")
+    if text is None:
         return None
     if DATE_RE.match(text):
         try:
@@ -120,10 +126,8 @@ def _date(field: Field, value: Any, typecast: bool) -> str | None:
 
 
 def _datetime(field: Field, value: Any, typecast: bool) -> str | None:
-    if not isinstance(value, str):
-        raise errors.invalid_value(field.name, "expected an ISO 8601 date-time")
-    text = value.strip() if typecast else value
-    if typecast and not text:
+    text = _time_text(field, value, typecast, "expected an ISO 8601 date-time")
+    if text is None:
         return None
     parsed = _parse_datetime(text) if DATETIME_PREFIX_RE.match(text) else None
     if parsed is None:

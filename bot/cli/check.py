@@ -1,32 +1,37 @@
 """``check``: is the bot wired right? Configuration, Airtable, the base's schema, GitHub, secret,
 and the delivery journal in the data folder (deliveries waiting; any failed one fails it).
 
-Each check gives one line, passed or failed, and a failed line says what to do. The schema
-check reads the base through Airtable's metadata API and holds it against the configuration
-(:func:`expected_schema`, :func:`compare_schema`, both pure): every missing table or field,
-wrong field type, missing select option and link to the wrong table is its own line.
+Each check gives one line, passed or failed, and a failed line says what to do; exit 0 when
+every check passes. The schema check reads the base through Airtable's metadata API and
+holds it against the configuration (:mod:`bot.cli.base_schema`): every missing table or
+field, wrong field type, missing select option and link to the wrong table is its own line.
 
 Without GitHub App credentials the GitHub check fails — a bot that cannot read GitHub
 cannot sync or check permissions — unless ``--without-github`` says that running without
 GitHub is intended (the demo, a logging-only trial); then it is reported as skipped. No
-secret is ever printed: only whether it is set.
+secret is ever printed: only whether it is set. The Airtable and GitHub clients are imported
+where they are used, so that the rest of the command line starts without them.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-import dataclasses
 import os
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.clients.airtable import AirtableError
-from bot.clients.errors import GITHUB_FAILURES, airtable_problem_for, github_problem_for
-from bot.clients.reads import Runtime, base_ids, open_runtime
-from bot.config import Config, ConfigError, load_config
+from bot.cli.base_schema import compare_schema, expected_schema
+from bot.cli.exits import EXIT_FAILED, EXIT_OK, NO_BASE_PROBLEM
+from bot.cli.logging_setup import quiet
+from bot.config import Config, ConfigError
+from bot.config_loader import load_config
 from bot.intake.journal import Journal
+
+if TYPE_CHECKING:
+    from bot.app import Runtime
 
 CONFIG_OK = "configuration is valid ({source})"
 CONFIG_PROBLEM = "{problem}"
@@ -34,31 +39,10 @@ TOKEN_MISSING = (
     "AIRTABLE_TOKEN is not set: create a personal access token with data.records:read, "
     "data.records:write and schema.bases:read and set it"
 )
-BASE_MISSING = (
-    "AIRTABLE_BASE_ID is not set (and no [bases] in the configuration): set it to the "
-    "base's id (app...)"
-)
+BASE_MISSING = f"{NO_BASE_PROBLEM}: set it to the base's id (app...)"
 BASE_OK = "base {base} is reachable: {tables} tables"
 # A failed base or GitHub line is worded by bot.clients.errors, as every command words it.
 SCHEMA_OK = "base {base} schema matches the configuration"
-MISSING_TABLE = (
-    'base {base}: table "{table}" is missing: create it, or set [tables] {key} = "<its '
-    'name>" in the configuration'
-)
-MISSING_FIELD = (
-    'base {base}: {table}.{field} is missing: add a {type} field named "{field}", or set '
-    '[fields.{section}] {key} = "<its name>"{hint}'
-)
-RENAMED_HINT = " (renamed? the table has {candidates} not in the configuration)"
-WRONG_TYPE = (
-    "base {base}: {table}.{field} is a {actual} field; the bot needs {expected}: change "
-    "the field's type"
-)
-MISSING_OPTION = (
-    'base {base}: {table}.{field} has no option "{option}": add it to the field{config}'
-)
-OPTION_CONFIG = ', or set [{section}] {key} = "<its name>"'
-WRONG_LINK = 'base {base}: {table}.{field} links to "{actual}"; it must link to "{expected}"'
 GITHUB_NOT_CONFIGURED = (
     "GitHub App not configured: set GITHUB_APP_ID and GITHUB_PRIVATE_KEY (or "
     "GITHUB_PRIVATE_KEY_PATH), or pass --without-github if the bot is meant to run "
@@ -104,8 +88,6 @@ LINE = "{mark} {name}: {detail}"
 SUMMARY_OK = "all {count} checks passed"
 SUMMARY_FAILED = "{failed} of {count} checks failed"
 
-TEXT_TYPES = ("singleLineText", "multilineText")
-
 
 @dataclass(frozen=True)
 class CheckResult:
@@ -122,203 +104,10 @@ class CheckResult:
         return LINE.format(mark=mark, name=self.name, detail=self.detail)
 
 
-@dataclass(frozen=True)
-class FieldSpec:
-    """A field the bot needs: its configured name, acceptable types, options, link target."""
-
-    key: str  # the attribute of the config's Fields dataclass
-    name: str
-    types: tuple[str, ...]
-    choices: tuple[tuple[str, str | None, str | None], ...] = ()  # (option, section, key)
-    link: str | None = None
-
-
-@dataclass(frozen=True)
-class TableSpec:
-    """A table the bot needs."""
-
-    key: str  # the attribute of the config's Tables dataclass
-    name: str
-    fields: tuple[FieldSpec, ...]
-
-
-def _options(section: str | None, values: Any) -> tuple[tuple[str, str | None, str | None], ...]:
-    """Select options with the configuration key that names each (None: not configurable).
-
-    ``values`` is a tuple of fixed option names, or a dataclass of configured ones.
-    """
-    if section is None:
-        return tuple((v, None, None) for v in values)
-    return tuple((getattr(values, f.name), section, f.name) for f in dataclasses.fields(values))
-
-
-def expected_schema(config: Config) -> list[TableSpec]:
-    """The tables, fields, types, options and links of DESIGN.md section 3, as configured."""
-    t, f, s = config.tables, config.fields, config.statuses
-    o, c, e, p, d = f.opportunities, f.contracts, f.engagements, f.projects, f.deliverables
-    return [
-        TableSpec(
-            "opportunities",
-            t.opportunities,
-            (
-                FieldSpec("name", o.name, TEXT_TYPES),
-                FieldSpec("type", o.type, ("singleSelect",), _options(None, ("New", "Renewal"))),
-                FieldSpec(
-                    "stage",
-                    o.stage,
-                    ("singleSelect",),
-                    _options(None, ("Prospect", "Proposal", "Closed-Won", "Closed-Lost")),
-                ),
-                FieldSpec("contracts", o.contracts, ("multipleRecordLinks",), link=t.contracts),
-                FieldSpec("engagement", o.engagement, ("multipleRecordLinks",), link=t.engagements),
-            ),
-        ),
-        TableSpec(
-            "contracts",
-            t.contracts,
-            (
-                FieldSpec("name", c.name, TEXT_TYPES),
-                FieldSpec("kind", c.kind, ("singleSelect",), _options(None, ("Contract", "MOU"))),
-                FieldSpec(
-                    "opportunity", c.opportunity, ("multipleRecordLinks",), link=t.opportunities
-                ),
-            ),
-        ),
-        TableSpec(
-            "engagements",
-            t.engagements,
-            (
-                FieldSpec("name", e.name, TEXT_TYPES),
-                FieldSpec(
-                    "opportunity", e.opportunity, ("multipleRecordLinks",), link=t.opportunities
-                ),
-                FieldSpec("start", e.start, ("date",)),
-                FieldSpec("end", e.end, ("date",)),
-                FieldSpec(
-                    "status",
-                    e.status,
-                    ("singleSelect",),
-                    _options("statuses.engagement", s.engagement),
-                ),
-                FieldSpec("projects", e.projects, ("multipleRecordLinks",), link=t.projects),
-            ),
-        ),
-        TableSpec(
-            "projects",
-            t.projects,
-            (
-                FieldSpec("name", p.name, TEXT_TYPES),
-                FieldSpec("engagement", p.engagement, ("multipleRecordLinks",), link=t.engagements),
-                FieldSpec("statement_of_work", p.statement_of_work, ("url",)),
-                FieldSpec(
-                    "status", p.status, ("singleSelect",), _options("statuses.project", s.project)
-                ),
-                FieldSpec("completed", p.completed, ("date",)),
-                FieldSpec("tracking_issue", p.tracking_issue, ("url",)),
-                FieldSpec(
-                    "deliverables", p.deliverables, ("multipleRecordLinks",), link=t.deliverables
-                ),
-            ),
-        ),
-        TableSpec(
-            "deliverables",
-            t.deliverables,
-            (
-                FieldSpec("name", d.name, TEXT_TYPES),
-                FieldSpec("project", d.project, ("multipleRecordLinks",), link=t.projects),
-                FieldSpec("issue", d.issue, ("url",)),
-                FieldSpec(
-                    "status",
-                    d.status,
-                    ("singleSelect",),
-                    _options("statuses.deliverable", s.deliverable),
-                ),
-                FieldSpec("completed", d.completed, ("dateTime",)),
-                FieldSpec("assignees", d.assignees, TEXT_TYPES),
-                FieldSpec("last_synced", d.last_synced, ("dateTime",)),
-            ),
-        ),
-    ]
-
-
-def compare_schema(base: str, expected: list[TableSpec], actual: Mapping[str, Any]) -> list[str]:
-    """Every way the base (a metadata API answer) differs from ``expected``; one line each."""
-    tables = {t["name"]: t for t in actual.get("tables", ())}
-    table_names = {t["id"]: t["name"] for t in actual.get("tables", ())}
-    problems = []
-    for spec in expected:
-        table = tables.get(spec.name)
-        if table is None:
-            problems.append(MISSING_TABLE.format(base=base, table=spec.name, key=spec.key))
-            continue
-        fields = {fld["name"]: fld for fld in table.get("fields", ())}
-        configured = {fs.name for fs in spec.fields}
-        for fs in spec.fields:
-            fld = fields.get(fs.name)
-            if fld is None:
-                candidates = [
-                    f'"{n}"'
-                    for n, other in fields.items()
-                    if n not in configured and other.get("type") in fs.types
-                ]
-                hint = (
-                    RENAMED_HINT.format(candidates=f"{' or '.join(candidates)} ({fs.types[0]})")
-                    if candidates
-                    else ""
-                )
-                problems.append(
-                    MISSING_FIELD.format(
-                        base=base,
-                        table=spec.name,
-                        field=fs.name,
-                        type=fs.types[0],
-                        section=spec.key,
-                        key=fs.key,
-                        hint=hint,
-                    )
-                )
-                continue
-            if fld.get("type") not in fs.types:
-                problems.append(
-                    WRONG_TYPE.format(
-                        base=base,
-                        table=spec.name,
-                        field=fs.name,
-                        actual=fld.get("type"),
-                        expected=" or ".join(fs.types),
-                    )
-                )
-                continue
-            options = fld.get("options") or {}
-            have = {ch.get("name") for ch in options.get("choices", ())}
-            for option, section, key in fs.choices:
-                if option not in have:
-                    config_hint = OPTION_CONFIG.format(section=section, key=key) if section else ""
-                    problems.append(
-                        MISSING_OPTION.format(
-                            base=base,
-                            table=spec.name,
-                            field=fs.name,
-                            option=option,
-                            config=config_hint,
-                        )
-                    )
-            if fs.link is not None:
-                target = table_names.get(options.get("linkedTableId"), "an unknown table")
-                if target != fs.link:
-                    problems.append(
-                        WRONG_LINK.format(
-                            base=base,
-                            table=spec.name,
-                            field=fs.name,
-                            actual=target,
-                            expected=fs.link,
-                        )
-                    )
-    return problems
-
-
 async def _check_base(runtime: Runtime, base: str) -> list[CheckResult]:
+    from bot.clients.airtable import AirtableError
+    from bot.clients.errors import airtable_problem_for
+
     config = runtime.config
     lane = runtime.lanes.for_base(base)
     name = f"Airtable base {base}"
@@ -341,6 +130,8 @@ async def _check_base(runtime: Runtime, base: str) -> list[CheckResult]:
 
 
 async def _check_github(runtime: Runtime, *, without_github: bool) -> list[CheckResult]:
+    from bot.clients.errors import GITHUB_FAILURES, github_problem_for
+
     config = runtime.config
     name = "GitHub App"
     if not config.has_github_app:
@@ -436,6 +227,9 @@ async def run_checks(
     environ: Mapping[str, str] | None = None, *, without_github: bool = False
 ) -> list[CheckResult]:
     """Run every check; a configuration that does not load stops the rest."""
+    from bot.app import open_runtime
+    from bot.clients.reads import base_ids
+
     try:
         config = load_config(environ)
     except ConfigError as exc:
@@ -480,3 +274,24 @@ def render(results: list[CheckResult]) -> str:
     else:
         lines.append(SUMMARY_OK.format(count=len(results)))
     return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    """``deliverables-bot check``: print every check's line; exit 0 when all pass."""
+    quiet(args)
+    results = asyncio.run(run_checks(without_github=args.without_github))
+    print(render(results))
+    return EXIT_OK if all(r.ok for r in results) else EXIT_FAILED
+
+
+def add_parser(commands: Any) -> None:
+    """Add ``check`` to the sub-command parsers."""
+    parser = commands.add_parser(
+        "check", help="check the configuration, the Airtable base's schema and the GitHub App"
+    )
+    parser.add_argument(
+        "--without-github",
+        action="store_true",
+        help="running without GitHub App credentials is intended: skip that check",
+    )
+    parser.set_defaults(func=run)

@@ -1,20 +1,23 @@
-"""The embedded default: a demo webhook secret, and signed sample deliveries for the demo base.
+"""The embedded default: a demo webhook secret, and ``demo-deliver``'s signed sample deliveries.
 
 ``serve --demo`` runs the bot on the embedded Airtable-compatible server seeded with the
-demo base; ``deliverables-bot demo-deliver`` sends it a signed ``issues`` delivery for one
-of the demo issues, as GitHub would.
+demo base; ``deliverables-bot demo-deliver ACTION N`` sends it a signed ``issues`` delivery
+for demo issue N, as GitHub would, built and signed by :mod:`bot.cli.demo_events` (the
+tests' builder too). It prints the bot's answer; exit 0 when it is accepted.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
+import argparse
 import secrets
-import uuid
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from bot.cli.demo_events import issues_event, make_issue, prepare_delivery
+from bot.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from bot.config_loader import load_config
 
 DEMO_OWNER = "example-org"
 DEMO_REPO = "infrastructure"
@@ -24,6 +27,10 @@ DEMO_ISSUES = {
     3: ("Load workshop materials", []),
 }
 DEMO_ACTIONS = ("closed", "reopened", "assigned", "unassigned", "opened")
+DEMO_AUTHOR = "alice"
+DEMO_NEWCOMER = "carol"  # whom ``assigned`` adds
+DEMO_INSTALLATION_ID = 1
+DEMO_CREATED_AT = "2026-01-05T09:00:00Z"
 
 
 def demo_secret(data_dir: Path) -> str:
@@ -38,16 +45,6 @@ def demo_secret(data_dir: Path) -> str:
     return secret
 
 
-def _user(login: str, user_id: int) -> dict[str, Any]:
-    return {
-        "login": login,
-        "id": user_id,
-        "node_id": f"U_{user_id}",
-        "type": "User",
-        "html_url": f"https://github.com/{login}",
-    }
-
-
 def demo_payload(action: str, number: int) -> dict[str, Any]:
     """An ``issues`` payload for demo issue ``number`` after ``action``."""
     if number not in DEMO_ISSUES:
@@ -56,54 +53,54 @@ def demo_payload(action: str, number: int) -> dict[str, Any]:
         raise ValueError(f"demo actions are {', '.join(DEMO_ACTIONS)}")
     title, assignees = DEMO_ISSUES[number]
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    closed = action == "closed"
-    if action == "assigned":
-        assignees = [*assignees, "carol"]
-    elif action == "unassigned":
-        assignees = []
-    repo_url = f"https://github.com/{DEMO_OWNER}/{DEMO_REPO}"
-    issue = {
-        "id": 1000 + number,
-        "node_id": f"I_demo{number}",
-        "number": number,
-        "title": title,
-        "state": "closed" if closed else "open",
-        "state_reason": "completed" if closed else ("reopened" if action == "reopened" else None),
-        "closed_at": now if closed else None,
-        "created_at": "2026-01-05T09:00:00Z",
-        "updated_at": now,
-        "html_url": f"{repo_url}/issues/{number}",
-        "assignees": [_user(login, 10 + i) for i, login in enumerate(assignees)],
-        "labels": [],
-        "user": _user("alice", 10),
-        "body": None,
-    }
-    return {
-        "action": action,
-        "issue": issue,
-        "repository": {
-            "id": 500,
-            "name": DEMO_REPO,
-            "full_name": f"{DEMO_OWNER}/{DEMO_REPO}",
-            "html_url": repo_url,
-            "owner": _user(DEMO_OWNER, 400),
-        },
-        "sender": _user("alice", 10),
-        "installation": {"id": 1, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uMQ=="},
-    }
+    # ``unassigned`` leaves the issue without assignees, naming the one it had (if any).
+    issue = make_issue(
+        DEMO_OWNER,
+        DEMO_REPO,
+        number,
+        title=title,
+        user=DEMO_AUTHOR,
+        assignees=[] if action == "unassigned" else assignees,
+        created_at=DEMO_CREATED_AT,
+        updated_at=now,
+    )
+    assignee = {"assigned": DEMO_NEWCOMER, "unassigned": (assignees or [DEMO_AUTHOR])[0]}
+    return issues_event(
+        action,
+        issue,
+        sender=DEMO_AUTHOR,
+        assignee=assignee.get(action),
+        installation_id=DEMO_INSTALLATION_ID,
+    )
 
 
-def signed_delivery(
-    event: str, payload: dict[str, Any], secret: str
-) -> tuple[bytes, dict[str, str]]:
-    """The body and headers of a delivery signed as GitHub signs it (HMAC-SHA256)."""
-    body = json.dumps(payload).encode()
-    signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    headers = {
-        "Content-Type": "application/json",
-        "X-GitHub-Event": event,
-        "X-GitHub-Delivery": str(uuid.uuid4()),
-        "X-Hub-Signature-256": f"sha256={signature}",
-        "User-Agent": "GitHub-Hookshot/demo",
-    }
-    return body, headers
+def deliver(args: argparse.Namespace) -> int:
+    """``demo-deliver``: send the delivery, print the bot's answer; exit 0 when accepted."""
+    import requests
+
+    config = load_config()
+    secret = config.github_webhook_secret or demo_secret(config.data_dir)
+    try:
+        payload = demo_payload(args.action, args.issue)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    body, headers = prepare_delivery("issues", payload, secret=secret)
+    try:
+        response = requests.post(args.url, data=body, headers=headers, timeout=10)
+    except requests.RequestException as exc:
+        print(f"error: could not reach {args.url}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"{response.status_code} {response.text.strip()}")
+    return EXIT_OK if response.status_code < 300 else EXIT_FAILED
+
+
+def add_parser(commands: Any) -> None:
+    """Add ``demo-deliver`` to the sub-command parsers."""
+    parser = commands.add_parser(
+        "demo-deliver", help="send a signed sample delivery for a demo issue to a running bot"
+    )
+    parser.add_argument("action", choices=("closed", "reopened", "assigned", "unassigned"))
+    parser.add_argument("issue", type=int, help="demo issue number (1, 2 or 3)")
+    parser.add_argument("--url", default="http://127.0.0.1:8080/webhook")
+    parser.set_defaults(func=deliver)

@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from bot.config import Config
-from bot.core.completion import progress
+from bot.core.issue import parse_issue_url
+from bot.core.progress import progress, progress_bar
 from bot.core.projects import find_by_name
 from bot.core.records import BaseData, Record
-from bot.sync.renewal import renewal_name
+from bot.core.renewal_rules import renewal_name
 
 NO_ENGAGEMENT = "(no Engagement)"
 UNKNOWN_NAME = 'no {what} named "{name}" (known: {known})'
-BAR_WIDTH = 20
 MD_ENGAGEMENT = "## {name}\n\n{start} → {end} · **{status}**{renewal}\n"
 MD_PROJECT = "### {name}\n\n`{bar}` {done}/{total} done{completed}{sow}\n"
 MD_TABLE_HEAD = "| Deliverable | Issue | Status | Assignees |\n| --- | --- | --- | --- |"
@@ -184,12 +184,6 @@ def build_report(
     return Report("Delivery progress", today.isoformat(), views)
 
 
-def text_bar(done: int, total: int, width: int = BAR_WIDTH) -> str:
-    """A progress bar of block characters, e.g. ``██████░░░░``."""
-    filled = round(width * done / total) if total else 0
-    return "█" * filled + "░" * (width - filled)
-
-
 def _md(text: str) -> str:
     """Text safe in a Markdown table cell."""
     return text.replace("|", "\\|").replace("\n", " ")
@@ -215,7 +209,7 @@ def render_markdown(report: Report) -> str:
             out.append(
                 MD_PROJECT.format(
                     name=_md(p.name),
-                    bar=text_bar(p.done, p.total),
+                    bar=progress_bar(p.done, p.total, framed=False),
                     done=p.done,
                     total=p.total,
                     completed=f" · completed {p.completed}" if p.completed else f" · {p.status}",
@@ -244,8 +238,6 @@ def render_markdown(report: Report) -> str:
 
 def _issue_label(url: str) -> str:
     """``owner/repo#N`` for a GitHub issue URL; the URL itself otherwise."""
-    from bot.core.issue import parse_issue_url
-
     ref = parse_issue_url(url)
     return str(ref) if ref else url
 
@@ -356,7 +348,8 @@ async def report_command(
     project: str | None,
 ) -> str:
     """``deliverables-bot report``: read the base and render the report (raises ReportError)."""
-    from bot.clients.reads import base_ids, open_runtime, read_base
+    from bot.app import open_runtime
+    from bot.clients.reads import base_ids, read_base
 
     bases = base_ids(config)
     if not bases:

@@ -10,6 +10,7 @@ refused in one line before anything starts.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import logging
 import os
@@ -18,13 +19,20 @@ import sys
 import tempfile
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
-from aiohttp import web
-
-from bot.app import make_app
 from bot.cli.demo import demo_secret
+from bot.cli.exits import (
+    CANNOT_LISTEN,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    NO_BASE,
+    has_base,
+    refuse_bad_port,
+)
 from bot.config import DEMO_BASE_ID, Config
-from bot.intake.server import HANDLER_ARGS
+from bot.config_loader import load_config
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +52,14 @@ Complete and the comment the bot would post is logged. Ctrl-C stops.
 """
 
 
+NO_SECRET = (
+    "error: GITHUB_WEBHOOK_SECRET is not set; serve refuses unsigned deliveries "
+    "(use --demo to try the bot on its embedded default)"
+)
 NO_TOKEN = (
     "error: AIRTABLE_TOKEN is not set; serve refuses to run without the base's token "
     "(use --demo to try the bot on its embedded demo base)"
 )
-BAD_PORT = "error: --port {port}: a TCP port is a number from 0 to 65535"
-CANNOT_LISTEN = "error: cannot listen on {host}:{port}: {reason}"
 DATA_UNWRITABLE = (
     "error: cannot write the data folder {path} (DELIVERABLES_BOT_DATA): {reason}; the "
     "journal of deliveries lives there"
@@ -75,69 +85,100 @@ def data_folder_problem(path: Path) -> str | None:
 
 def serve(config: Config, *, host: str, port: int, demo: bool) -> int:
     """Run the bot until interrupted; returns the exit code."""
-    embedded = demo
-    if not 0 <= port <= 65535:
-        print(BAD_PORT.format(port=port), file=sys.stderr)
-        return 2
+    if refuse_bad_port(port):
+        return EXIT_USAGE
     secret = config.github_webhook_secret
     if not secret and not demo:
-        print(
-            "error: GITHUB_WEBHOOK_SECRET is not set; serve refuses unsigned deliveries "
-            "(use --demo to try the bot on its embedded default)",
-            file=sys.stderr,
-        )
-        return 2
+        print(NO_SECRET, file=sys.stderr)
+        return EXIT_USAGE
     if not demo and not config.airtable_token:
         print(NO_TOKEN, file=sys.stderr)
-        return 2
-    if not demo and not config.airtable_base_id and not config.bases_by_owner:
-        print("error: AIRTABLE_BASE_ID is not set", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    if not demo and not has_base(config):
+        print(NO_BASE, file=sys.stderr)
+        return EXIT_USAGE
     problem = data_folder_problem(config.data_dir)
     if problem:
         print(DATA_UNWRITABLE.format(path=config.data_dir, reason=problem), file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     if not secret:
         secret = demo_secret(config.data_dir)
     with ExitStack() as stack:
-        if embedded:
-            from bot.airtable_local.thread import LocalAirtable
-
-            config.data_dir.mkdir(parents=True, exist_ok=True)
-            local = stack.enter_context(
-                LocalAirtable(
-                    seed="demo",
-                    db_path=str(config.data_dir / "airtable-demo.sqlite3"),
-                    requests_per_second=config.airtable.requests_per_second,
-                )
-            )
-            config = dataclasses.replace(
-                config,
-                airtable_endpoint_url=local.url,
-                airtable_token=local.token,
-                airtable_base_id=DEMO_BASE_ID,
-                bases_by_owner={},
-            )
+        if demo:
+            config = _on_the_demo_base(config, stack)
         try:
             sock = socket.create_server((host, port))
         except (OSError, OverflowError) as exc:
             reason = getattr(exc, "strerror", None) or str(exc)
             print(CANNOT_LISTEN.format(host=host, port=port, reason=reason), file=sys.stderr)
-            return 1
-        app = make_app(config, secret=secret)
-        base = f"http://{host}:{port}"
-        if embedded:
-            print(
-                DEMO_BANNER.format(
-                    base_id=DEMO_BASE_ID,
-                    webhook=f"{base}/webhook",
-                    base=base,
-                    airtable=config.airtable_endpoint_url,
-                    token=config.airtable_token,
-                ),
-                flush=True,
-            )
-        else:
-            print(f"deliverables-bot: webhook POST {base}/webhook", flush=True)
-        web.run_app(app, sock=sock, print=None, access_log=None, **HANDLER_ARGS)
-    return 0
+            return EXIT_FAILED
+        _run(config, secret, sock, host=host, port=port, demo=demo)
+    return EXIT_OK
+
+
+def _on_the_demo_base(config: Config, stack: ExitStack) -> Config:
+    """Start the embedded Airtable-compatible server on the demo base (kept in the data
+    folder, stopped with ``stack``); the configuration that points at it."""
+    from bot.airtable_local.thread import LocalAirtable
+
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    local = stack.enter_context(
+        LocalAirtable(
+            seed="demo",
+            db_path=str(config.data_dir / "airtable-demo.sqlite3"),
+            requests_per_second=config.airtable.requests_per_second,
+        )
+    )
+    return dataclasses.replace(
+        config,
+        airtable_endpoint_url=local.url,
+        airtable_token=local.token,
+        airtable_base_id=DEMO_BASE_ID,
+        bases_by_owner={},
+    )
+
+
+def _run(
+    config: Config, secret: str, sock: socket.socket, *, host: str, port: int, demo: bool
+) -> None:
+    """Print where the bot listens (the demo's banner with ``demo``), then serve on ``sock``
+    until interrupted."""
+    from aiohttp import web
+
+    from bot.app import make_app
+    from bot.intake.server import HANDLER_ARGS
+
+    app = make_app(config, secret=secret)
+    base = f"http://{host}:{port}"
+    if demo:
+        print(
+            DEMO_BANNER.format(
+                base_id=DEMO_BASE_ID,
+                webhook=f"{base}/webhook",
+                base=base,
+                airtable=config.airtable_endpoint_url,
+                token=config.airtable_token,
+            ),
+            flush=True,
+        )
+    else:
+        print(f"deliverables-bot: webhook POST {base}/webhook", flush=True)
+    web.run_app(app, sock=sock, print=None, access_log=None, **HANDLER_ARGS)
+
+
+def run(args: argparse.Namespace) -> int:
+    """``deliverables-bot serve``: load the configuration and serve."""
+    return serve(load_config(), host=args.host, port=args.port, demo=args.demo)
+
+
+def add_parser(commands: Any) -> None:
+    """Add ``serve`` to the sub-command parsers."""
+    parser = commands.add_parser("serve", help="run the webhook server")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=8080, help="port to listen on")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="run on the embedded Airtable-compatible server seeded with the demo base",
+    )
+    parser.set_defaults(func=run)

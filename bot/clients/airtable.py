@@ -7,27 +7,27 @@ is synchronous) with a timeout, after taking a slot from the base's rate limiter
 https://airtable.com/developers/web/api/rate-limits). Writes are queued and sent in batches
 of up to ten records. Reads of the Projects and Project Deliverables tables are cached as
 whole-table snapshots (cachetools TTL) and kept true by the lane's own writes, so a burst of
-events costs a few page reads plus one write per ten records.
+events costs a few page reads plus one write per ten records. The limiter is
+:mod:`bot.clients.rate_limit`, the snapshots :mod:`bot.clients.airtable_cache`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
 import math
 import threading
-import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
-import cachetools
 import requests
 from pyairtable import Api
 
+from bot.clients.airtable_cache import TableCache
+from bot.clients.rate_limit import RateLimiter
 from bot.config import Config
 from bot.core.issue import issue_url_key
 from bot.core.records import Record
@@ -37,9 +37,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# How long past the one-second window the limiter waits: requests leave here spaced by
-# the window, but reach Airtable with some jitter.
-_WINDOW_MARGIN_SECONDS = 0.05
 _MAX_429_RETRIES = 3
 
 
@@ -86,38 +83,44 @@ def _error_detail(response: requests.Response | None) -> str | None:
     return None
 
 
-class RateLimiter:
-    """At most ``rate`` acquisitions in any window of one second, and a pause on demand."""
+@dataclass(frozen=True)
+class _Failure:
+    """A failed call: the error to raise, and how it is counted (metric label, health)."""
 
-    def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self._capacity = max(1, int(rate))
-        self._window = self._capacity / rate if rate else 0.0
-        self._starts: collections.deque[float] = collections.deque(maxlen=self._capacity)
-        self._paused_until = 0.0
-        self._lock = asyncio.Lock()
-        self._clock = clock
+    error: AirtableError
+    metric: str
+    health: str
+    kind: str
 
-    def pause(self, seconds: float) -> None:
-        """Take no request for ``seconds`` from now (after a 429)."""
-        self._paused_until = max(self._paused_until, self._clock() + seconds)
-
-    @property
-    def paused_for(self) -> float:
-        """Seconds left of the current pause (0 when not paused)."""
-        return max(0.0, self._paused_until - self._clock())
-
-    async def acquire(self) -> None:
-        """Wait for a slot; slots are granted in the order they were asked for."""
-        async with self._lock:
-            while True:
-                now = self._clock()
-                wait = self._paused_until - now
-                if len(self._starts) == self._capacity:
-                    wait = max(wait, self._starts[0] + self._window + _WINDOW_MARGIN_SECONDS - now)
-                if wait <= 0:
-                    self._starts.append(now)
-                    return
-                await asyncio.sleep(wait)
+    @classmethod
+    def of(cls, operation: str, exc: requests.RequestException | TimeoutError) -> _Failure:
+        """What ``exc``, raised by the call named ``operation``, means."""
+        failed = f"Airtable {operation} failed"
+        if isinstance(exc, requests.HTTPError):
+            status = exc.response.status_code if exc.response is not None else None
+            retriable = status is None or status == 429 or status >= 500
+            error = AirtableError(
+                f"{failed}: {exc}",
+                status=status,
+                retriable=retriable,
+                detail=_error_detail(exc.response),
+            )
+            metric = "network" if status is None else status_label(status)
+            return cls(error, metric, f"{operation}: {exc}", str(status or "network"))
+        if isinstance(exc, requests.Timeout | TimeoutError):
+            error = AirtableError(f"{failed}: no answer in time", kind="timeout")
+            return cls(error, "network", f"{operation}: {exc!r}", "network")
+        if isinstance(exc, requests.ConnectionError):
+            error = AirtableError(f"{failed}: {exc!r}", kind="network")
+            return cls(error, "network", f"{operation}: {exc!r}", "network")
+        # A 2xx answer that is not JSON (requests.JSONDecodeError): a proxy's page, a captive
+        # portal, a wrong AIRTABLE_ENDPOINT_URL. Any other requests failure (a malformed URL,
+        # too many redirects) is as final.
+        not_json = isinstance(exc, requests.JSONDecodeError)
+        error = AirtableError(
+            f"{failed}: {exc!r}", kind="not_json" if not_json else "network", retriable=not_json
+        )
+        return cls(error, "network", f"{operation}: {exc!r}", "not_json")
 
 
 @dataclass
@@ -128,14 +131,6 @@ class _PendingWrite:
     record_id: str | None  # None: create
     fields: dict[str, Any]
     future: asyncio.Future[Record]
-
-
-@dataclass
-class _Snapshot:
-    """A whole table read at one moment, indexed by record id."""
-
-    records: dict[str, Record]
-    by_issue: dict[str, str] = field(default_factory=dict)
 
 
 class AirtableLane:
@@ -163,12 +158,12 @@ class AirtableLane:
         self._queue: list[_PendingWrite] = []
         self._queue_changed = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
-        self._snapshots: cachetools.TTLCache[str, _Snapshot] = cachetools.TTLCache(
-            maxsize=16, ttl=settings.cache_ttl_seconds
+        self._cache = TableCache(
+            self._read_page,
+            ttl=settings.cache_ttl_seconds,
+            issue_table=config.tables.deliverables,
+            issue_field=config.fields.deliverables.issue,
         )
-        self._snapshot_locks: dict[str, asyncio.Lock] = collections.defaultdict(asyncio.Lock)
-        # Records written while a snapshot was loading, re-applied to it once it lands.
-        self._writes_during_load: dict[str, list[Record]] = {}
         self._closed = False
 
     def _default_api(self) -> Api:
@@ -203,17 +198,11 @@ class AirtableLane:
                     loop.run_in_executor(self._executor, lambda: fn(self._api())),
                     timeout=self.config.airtable.timeout_seconds + 5,
                 )
-                self.metrics.health.success("airtable")
-                return result
-            except requests.HTTPError as exc:
-                status = exc.response.status_code if exc.response is not None else None
-                self.metrics.airtable_errors.labels(
-                    status="network" if status is None else status_label(status)
-                ).inc()
-                self.metrics.health.failure(
-                    "airtable", f"{operation}: {exc}", kind=str(status or "network")
-                )
-                if status == 429:
+            except (requests.RequestException, TimeoutError) as exc:
+                failure = _Failure.of(operation, exc)
+                self.metrics.airtable_errors.labels(status=failure.metric).inc()
+                self.metrics.health.failure("airtable", failure.health, kind=failure.kind)
+                if failure.error.status == 429:
                     penalty = self.config.airtable.penalty_seconds
                     log.warning(
                         "Airtable base %s answered 429; pausing the lane for %.1fs",
@@ -223,117 +212,37 @@ class AirtableLane:
                     self._limiter.pause(penalty)
                     if attempt < _MAX_429_RETRIES:
                         continue
-                retriable = status is None or status == 429 or status >= 500
-                raise AirtableError(
-                    f"Airtable {operation} failed: {exc}",
-                    status=status,
-                    retriable=retriable,
-                    detail=_error_detail(exc.response),
-                ) from exc
-            except (requests.Timeout, TimeoutError) as exc:
-                self.metrics.airtable_errors.labels(status="network").inc()
-                self.metrics.health.failure("airtable", f"{operation}: {exc!r}", kind="network")
-                raise AirtableError(
-                    f"Airtable {operation} failed: no answer in time", kind="timeout"
-                ) from exc
-            except requests.ConnectionError as exc:
-                self.metrics.airtable_errors.labels(status="network").inc()
-                self.metrics.health.failure("airtable", f"{operation}: {exc!r}", kind="network")
-                raise AirtableError(
-                    f"Airtable {operation} failed: {exc!r}", kind="network"
-                ) from exc
-            except (requests.JSONDecodeError, requests.RequestException) as exc:
-                # A 2xx answer that is not JSON (requests.JSONDecodeError): a proxy's page, a
-                # captive portal, a wrong AIRTABLE_ENDPOINT_URL. Any other requests failure
-                # (a malformed URL, too many redirects) is as final.
-                self.metrics.airtable_errors.labels(status="network").inc()
-                self.metrics.health.failure("airtable", f"{operation}: {exc!r}", kind="not_json")
-                not_json = isinstance(exc, requests.JSONDecodeError)
-                raise AirtableError(
-                    f"Airtable {operation} failed: {exc!r}",
-                    kind="not_json" if not_json else "network",
-                    retriable=not_json,
-                ) from exc
+                raise failure.error from exc
+            self.metrics.health.success("airtable")
+            return result
         raise AssertionError("unreachable")  # pragma: no cover
 
     # -- snapshots -----------------------------------------------------------------------
 
     async def table_records(self, table: str) -> dict[str, Record]:
         """Every record of ``table`` by id, from a snapshot at most ``cache_ttl`` old."""
-        return (await self._snapshot(table)).records
+        return (await self._cache.snapshot(table)).records
 
-    async def _snapshot(self, table: str) -> _Snapshot:
-        snapshot = self._snapshots.get(table)
-        if snapshot is not None:
-            return snapshot
-        async with self._snapshot_locks[table]:
-            snapshot = self._snapshots.get(table)
-            if snapshot is not None:
-                return snapshot
-            self._writes_during_load[table] = []
-            try:
-                records: dict[str, Record] = {}
-                offset: str | None = None
-                while True:
-                    # One page per request, each through the limiter.
-                    page = await self.call("list", partial(self._read_page, table, offset))
-                    records.update((r["id"], r) for r in page.get("records", ()))
-                    offset = page.get("offset")
-                    if not offset:
-                        break
-                snapshot = _Snapshot(records=records)
-                for record in self._writes_during_load[table]:
-                    snapshot.records[record["id"]] = record
-            finally:
-                del self._writes_during_load[table]
-            if table == self.config.tables.deliverables:
-                self._index_issues(snapshot)
-            self._snapshots[table] = snapshot
-            return snapshot
+    async def _read_page(self, table: str, offset: str | None) -> dict[str, Any]:
+        """One page (up to 100 records) of ``table`` after ``offset``, through the limiter."""
+        return await self.call("list", partial(self._page, table, offset))
 
-    def _read_page(self, table: str, offset: str | None, api: Api) -> dict[str, Any]:
-        """One page (up to 100 records) of ``table`` after ``offset``."""
+    def _page(self, table: str, offset: str | None, api: Api) -> dict[str, Any]:
         params: dict[str, Any] = {"pageSize": 100}
         if offset:
             params["offset"] = offset
         page: dict[str, Any] = api.get(api.table(self.base_id, table).urls.records, params=params)
         return page
 
-    def _index_issues(self, snapshot: _Snapshot) -> None:
-        issue_field = self.config.fields.deliverables.issue
-        snapshot.by_issue = {}
-        for record_id, record in snapshot.records.items():
-            url = record["fields"].get(issue_field)
-            if url:
-                snapshot.by_issue[issue_url_key(url)] = record_id
-
-    def _remember(self, table: str, record: Record) -> None:
-        """Keep the cache true after the lane's own write of ``record``."""
-        if table in self._writes_during_load:
-            self._writes_during_load[table].append(record)
-        snapshot = self._snapshots.get(table)
-        if snapshot is None:
-            return
-        old = snapshot.records.get(record["id"])
-        snapshot.records[record["id"]] = record
-        if table == self.config.tables.deliverables:
-            issue_field = self.config.fields.deliverables.issue
-            if old and old["fields"].get(issue_field):
-                key = issue_url_key(old["fields"][issue_field])
-                if snapshot.by_issue.get(key) == record["id"]:
-                    del snapshot.by_issue[key]
-            if record["fields"].get(issue_field):
-                snapshot.by_issue[issue_url_key(record["fields"][issue_field])] = record["id"]
-
     async def find_deliverable(self, issue_url: str) -> Record | None:
         """The deliverable whose GitHub Issue is ``issue_url`` (case-insensitive), or None."""
-        snapshot = await self._snapshot(self.config.tables.deliverables)
+        snapshot = await self._cache.snapshot(self.config.tables.deliverables)
         record_id = snapshot.by_issue.get(issue_url_key(issue_url))
         return snapshot.records.get(record_id) if record_id else None
 
     async def project_deliverables(self, project_id: str) -> list[Record]:
         """The deliverables linked to a Project, from the snapshot."""
-        snapshot = await self._snapshot(self.config.tables.deliverables)
+        snapshot = await self._cache.snapshot(self.config.tables.deliverables)
         link = self.config.fields.deliverables.project
         return [r for r in snapshot.records.values() if project_id in r["fields"].get(link, ())]
 
@@ -420,7 +329,7 @@ class AirtableLane:
             self._fail(batch, exc)
             return
         for item, record in zip(batch, records, strict=True):
-            self._remember(table, dict(record))
+            self._cache.remember(table, dict(record))
             if not item.future.done():
                 item.future.set_result(dict(record))
 
@@ -438,27 +347,21 @@ class AirtableLane:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
+@dataclass
 class Lanes:
     """The lane of each base, created on first use."""
 
-    def __init__(
-        self,
-        config: Config,
-        *,
-        metrics: Metrics,
-        api_factory: Callable[[], Api] | None = None,
-    ) -> None:
-        self.config = config
-        self.metrics = metrics
-        self._api_factory = api_factory
-        self._lanes: dict[str, AirtableLane] = {}
+    config: Config
+    metrics: Metrics = field(kw_only=True)
+    api_factory: Callable[[], Api] | None = field(default=None, kw_only=True)
+    _lanes: dict[str, AirtableLane] = field(default_factory=dict, init=False, repr=False)
 
     def for_base(self, base_id: str) -> AirtableLane:
         """The lane of ``base_id``."""
         lane = self._lanes.get(base_id)
         if lane is None:
             lane = self._lanes[base_id] = AirtableLane(
-                self.config, base_id, metrics=self.metrics, api_factory=self._api_factory
+                self.config, base_id, metrics=self.metrics, api_factory=self.api_factory
             )
         return lane
 

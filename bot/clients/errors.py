@@ -21,7 +21,7 @@ import aiohttp
 import gidgethub
 
 from bot.clients.airtable import AirtableError
-from bot.clients.github import GitHubNotJSON
+from bot.clients.github_auth import GitHubNotJSON
 from bot.config import Config
 
 AIRTABLE_REFUSED = "Airtable: the token was refused (HTTP 401): check AIRTABLE_TOKEN"

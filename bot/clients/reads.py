@@ -1,71 +1,27 @@
-"""Connections for the operator commands (check, sync, audit, report): lanes, GitHub, base reads.
+"""Reads of a whole base and of issues, for ``serve``'s reconcile and sweep and the commands.
 
-The commands run outside ``serve`` but talk to Airtable through the same :class:`AirtableLane`
-(rate limit, batches, snapshots) and to GitHub through the same :class:`AppGitHub`. This
-module opens them for one command, reads a whole base into plain data, and lists a
-repository's issues page by page.
+A base is read through its :class:`AirtableLane` (rate limit, batches, snapshots) into plain
+data; issues are read from GitHub one at a time (:func:`read_issue`) or a repository's page
+by page (:func:`fetch_issues`), with what could not be read and why.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 import gidgethub
 
-from bot.clients.airtable import AirtableLane, Lanes
+from bot.clients.airtable import AirtableLane
 from bot.clients.errors import GITHUB_FAILURES
-from bot.clients.github import AppGitHub, GitHubGateway, IssueNotVisible, LoggingGitHub
+from bot.clients.github import GitHubGateway, IssueNotVisible
 from bot.config import Config
-from bot.core.issue import IssueRef, IssueState
+from bot.core.issue import IssueRef, IssueState, parse_issue_url
 from bot.core.records import BaseData
-from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Runtime:
-    """What an operator command needs: the lanes of the bases and a GitHub gateway."""
-
-    config: Config
-    lanes: Lanes
-    github: GitHubGateway
-    metrics: Metrics
-
-
-def github_session(config: Config) -> aiohttp.ClientSession:
-    """The HTTP session for GitHub calls, with ``[github]``'s connect and total timeouts, so
-    no call waits for ever on a server that accepts the connection and never answers."""
-    settings = config.github
-    return aiohttp.ClientSession(
-        timeout=aiohttp.ClientTimeout(
-            total=settings.timeout_seconds,
-            connect=settings.connect_timeout_seconds,
-            sock_connect=settings.connect_timeout_seconds,
-        )
-    )
-
-
-@asynccontextmanager
-async def open_runtime(config: Config) -> AsyncIterator[Runtime]:
-    """Open one HTTP session and the Airtable lanes for a command; close them after."""
-    metrics = Metrics()
-    async with github_session(config) as session:
-        github: GitHubGateway = (
-            AppGitHub(session, config, metrics=metrics)
-            if config.has_github_app
-            else LoggingGitHub()
-        )
-        lanes = Lanes(config, metrics=metrics)
-        try:
-            yield Runtime(config, lanes, github, metrics)
-        finally:
-            await lanes.close()
 
 
 def base_ids(config: Config) -> list[str]:
@@ -92,6 +48,18 @@ async def installation_ids(github: GitHubGateway) -> dict[str, int]:
         for i in await github.installations()
         if i.get("account")
     }
+
+
+async def read_issue(
+    github: GitHubGateway, ref: IssueRef, installation_id: int | None
+) -> IssueState | None:
+    """The issue as GitHub has it now, at its current URL (a transfer, GitHub's 301,
+    followed); None when GitHub answers 410 (deleted). Raises :class:`IssueNotVisible` for
+    a 404."""
+    data = await github.get_issue(ref, installation_id)
+    if data is None:
+        return None
+    return IssueState.from_api(data, ref=parse_issue_url(data["html_url"]) or ref)
 
 
 async def list_repo_issues(

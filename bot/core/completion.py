@@ -1,12 +1,15 @@
-"""Project completion: when a Project is complete, and which transitions to announce. Pure."""
+"""Project completion: the Status a Project should have, and which transitions to announce. Pure.
+
+Whether a Project is complete is :attr:`bot.core.progress.Progress.complete`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 
 from bot.config import Statuses
+from bot.core.progress import Progress
 
 
 class Transition(Enum):
@@ -14,33 +17,6 @@ class Transition(Enum):
 
     COMPLETED = "completed"
     REOPENED = "reopened"
-
-
-@dataclass(frozen=True)
-class Progress:
-    """How far a Project is: deliverables Done out of those not Cancelled."""
-
-    done: int
-    total: int
-    cancelled: int
-
-    @property
-    def complete(self) -> bool:
-        """Every deliverable not Cancelled is Done, and at least one is Done."""
-        return self.done > 0 and self.done == self.total
-
-
-def progress(deliverable_statuses: Iterable[str | None], statuses: Statuses) -> Progress:
-    """Count a Project's deliverables by Status."""
-    done = total = cancelled = 0
-    for status in deliverable_statuses:
-        if status == statuses.deliverable.cancelled:
-            cancelled += 1
-            continue
-        total += 1
-        if status == statuses.deliverable.done:
-            done += 1
-    return Progress(done=done, total=total, cancelled=cancelled)
 
 
 @dataclass(frozen=True)

@@ -132,3 +132,10 @@ class IssueState:
             node_id=issue.get("node_id"),
             id=issue.get("id"),
         )
+
+
+def installation_id(payload: Mapping[str, Any]) -> int | None:
+    """The App installation a webhook payload came through (``installation.id``), or None."""
+    installation = payload.get("installation") or {}
+    found = installation.get("id")
+    return int(found) if found is not None else None

@@ -1,9 +1,12 @@
-"""A Project's progress as text: the bar, the deliverable list, the tracking-issue comment. Pure.
+"""A Project's progress: its counts, and how they are shown (the bar, the deliverable list,
+the tracking-issue comment). Pure.
 
-Deliverable names are issue titles and URLs typed into Airtable, written by people, so they
-are escaped (:func:`bot.core.markdown.plain`) or rebuilt from their parsed parts
-(:func:`issue_link`) before they reach a comment. The completion comment lists deliverables
-with the same :func:`deliverable_list` as the progress comment.
+:func:`progress` counts a Project's deliverables by Status; :func:`progress_bar` is the one
+bar, used by the comments and by the ``report`` command. Deliverable names are issue titles
+and URLs typed into Airtable, written by people, so they are escaped
+(:func:`bot.core.markdown.plain`) or rebuilt from their parsed parts (:func:`issue_link`)
+before they reach a comment. The completion comment lists deliverables with the same
+:func:`deliverable_list` as the progress comment.
 """
 
 from __future__ import annotations
@@ -11,8 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from bot.config import DeliverableFields
-from bot.core.completion import Progress
+from bot.config import DeliverableFields, Statuses
 from bot.core.issue import parse_issue_url
 from bot.core.markdown import plain
 
@@ -32,6 +34,33 @@ PROGRESS_COMMENT = """\
 
 
 @dataclass(frozen=True)
+class Progress:
+    """How far a Project is: deliverables Done out of those not Cancelled."""
+
+    done: int
+    total: int
+    cancelled: int
+
+    @property
+    def complete(self) -> bool:
+        """Every deliverable not Cancelled is Done, and at least one is Done."""
+        return self.done > 0 and self.done == self.total
+
+
+def progress(deliverable_statuses: Iterable[str | None], statuses: Statuses) -> Progress:
+    """Count a Project's deliverables by Status."""
+    done = total = cancelled = 0
+    for status in deliverable_statuses:
+        if status == statuses.deliverable.cancelled:
+            cancelled += 1
+            continue
+        total += 1
+        if status == statuses.deliverable.done:
+            done += 1
+    return Progress(done=done, total=total, cancelled=cancelled)
+
+
+@dataclass(frozen=True)
 class DeliverableLine:
     """One deliverable as the progress text lists it."""
 
@@ -40,12 +69,20 @@ class DeliverableLine:
     status: str
 
 
-def progress_bar(done: int, total: int, width: int = BAR_WIDTH) -> str:
-    """A text progress bar, e.g. ``[██████░░░░░░░░░░░░░░] 33%``."""
+def progress_bar(done: int, total: int, width: int = BAR_WIDTH, *, framed: bool = True) -> str:
+    """A bar of ``width`` block characters for ``done`` out of ``total``.
+
+    Framed, as comments show it: in a code span, in brackets, then the percentage, e.g.
+    ``[██████░░░░░░░░░░░░░░] 33%``. Unframed, as the report sets it in its own code span:
+    the characters alone, e.g. ``██████░░░░░░░░░░░░░░``.
+    """
     ratio = done / total if total > 0 else 0.0
     ratio = min(max(ratio, 0.0), 1.0)
     filled = round(ratio * width)
-    return f"`[{'█' * filled}{'░' * (width - filled)}]` {round(ratio * 100)}%"
+    cells = "█" * filled + "░" * (width - filled)
+    if not framed:
+        return cells
+    return f"`[{cells}]` {round(ratio * 100)}%"
 
 
 def deliverable_lines(records: Iterable[dict], names: DeliverableFields) -> list[DeliverableLine]:

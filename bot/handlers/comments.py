@@ -4,10 +4,9 @@ when there is something to say, one reply.
 Only ``created`` comments count (an edit or deletion runs nothing), and none written by a
 bot. Every command line of the comment runs, in order, each after its own permission check
 (the collaborator permission endpoint, a custom role counting as the role it extends; a
-lookup that fails refuses). The comment gets ``+1`` when a command succeeded and
-``confused`` when one did not; the reply mentions the author, quotes each command that has
-an answer, and says what happened and what to do next, cut at an answer's line to fit
-GitHub's limit on a comment's length and saying so.
+lookup that fails refuses). Each command of the table (:data:`bot.core.commands.COMMANDS`)
+has its runner here (:data:`RUNNERS`); what they say, and the reply that carries it, are in
+:mod:`bot.handlers.replies`.
 
 A Project's progress lists deliverable titles and issue links only to someone who can read
 every repository those issues are in; anyone else sees the counts. Every text from people
@@ -28,7 +27,9 @@ from bot.clients.airtable import AirtableError, AirtableLane
 from bot.clients.github import GitHubGateway
 from bot.config import Config
 from bot.core.commands import (
+    COMMANDS,
     Command,
+    CommandSpec,
     Malformed,
     effective_role,
     help_text,
@@ -38,95 +39,35 @@ from bot.core.commands import (
     role_allows,
     who_may,
 )
-from bot.core.completion import progress
-from bot.core.issue import IssueRef, IssueState, parse_issue_url
+from bot.core.issue import IssueRef, IssueState, installation_id, parse_issue_url
 from bot.core.labels import is_bot
 from bot.core.markdown import code, plain
-from bot.core.progress import deliverable_lines, progress_text, summary
-from bot.core.projects import ProjectMatch
+from bot.core.progress import deliverable_lines, progress, progress_text, summary
 from bot.core.records import Record
+from bot.handlers.replies import (
+    AIRTABLE_FAILED,
+    COUNTS_ONLY,
+    DELIVERABLE_STATUS,
+    DELIVERABLE_UNLINKED,
+    HELP,
+    LINKED_WITH_WARNING,
+    MALFORMED,
+    NO_BASE,
+    NO_PROJECT_HERE,
+    NOT_A_DELIVERABLE,
+    NOT_LINKED,
+    PERMISSION_REFUSED,
+    PERMISSION_UNKNOWN,
+    TRACKING_WITH_WARNING,
+    Answer,
+    not_found,
+    post_answers,
+)
 from bot.sync.link import Linker
-from bot.sync.reconcile import Reconciler
 
 log = logging.getLogger(__name__)
 
 router = Router()
-
-REPLY = "@{author}\n\n{answers}\n"
-# A longer command line is quoted only up to here.
-MAX_QUOTED_LINE = 300
-# GitHub refuses a comment body longer than this (422 "body is too long").
-MAX_COMMENT_LENGTH = 65536
-REPLY_CUT = (
-    "_This reply was cut to fit GitHub's limit of {limit:,} characters for a comment: "
-    "{what} not shown. Put fewer commands in one comment to see every answer._"
-)
-COUNTS_ONLY = (
-    "_Deliverable titles and links are shown only to people who can read every repository "
-    "this Project's issues are in._"
-)
-ANSWER = "> {command}\n\n{text}"
-HELP = "Commands of deliverables-bot (one per line, at the start of the line):\n\n{table}"
-MALFORMED = "I did not run it: {problem}. Usage: {usages}. `/{help_word} help` lists every command."
-PERMISSION_REFUSED = (
-    "I did not run it: it needs {needed}, and your role on this repository is {role}. "
-    "Ask someone with {needed} to run it, or a maintainer for that access."
-)
-PERMISSION_UNKNOWN = (
-    "I did not run it: I could not check your permission on this repository, and I do not "
-    "run commands for people whose permission I cannot check. Try again in a few minutes; "
-    "if it keeps failing, tell the bot's operators."
-)
-NO_BASE = (
-    "I did not run it: no Airtable base serves {owner}. Ask the bot's operators to configure "
-    "one for it."
-)
-AIRTABLE_FAILED = (
-    "I could not finish it: Airtable did not answer as expected. Nothing was lost; run the "
-    "command again in a few minutes."
-)
-UNKNOWN_PROJECT = (
-    "I did not run it: no Project is named {name}. The closest names are {suggestions}. Run "
-    "the command again with one of them, or with the Project's record id (`rec…`)."
-)
-UNKNOWN_PROJECT_NOTHING_CLOSE = (
-    "I did not run it: no Project is named {name}, and no name comes close. Check the "
-    "Project's name in Airtable, or use its record id (`rec…`)."
-)
-AMBIGUOUS_PROJECT = (
-    "I did not run it: {count} Projects are named {name}: {candidates}. Run the command "
-    "again with the record id of the one you mean."
-)
-LINKED_WITH_WARNING = (
-    "Linked this issue to **{project}**, but {warning}. Deliverables should belong to a "
-    "running Engagement: check the Project's Engagement in Airtable."
-)
-TRACKING_WITH_WARNING = (
-    "This issue now tracks **{project}**, but {warning}. Deliverables should belong to a "
-    "running Engagement: check the Project's Engagement in Airtable."
-)
-NOT_LINKED = (
-    "There was nothing to do: this issue is not linked to any Project. "
-    "`/{deliverable_word} link <project>` links it."
-)
-NOT_A_DELIVERABLE = (
-    "This issue is not a deliverable yet. Link it to its Project with "
-    "`/{deliverable_word} link <project>`."
-)
-DELIVERABLE_STATUS = "**{name}** is **{status}**.\n\n{project}"
-DELIVERABLE_UNLINKED = "It belongs to no Project."
-NO_PROJECT_HERE = (
-    "I do not know which Project you mean: this issue is neither a deliverable nor a "
-    "Project's tracking issue. Name it: `/{project_word} status <project>`."
-)
-
-
-@dataclass
-class Answer:
-    """The outcome of one command line: success or not, and what to reply (if anything)."""
-
-    ok: bool
-    text: str | None = None
 
 
 @dataclass
@@ -202,29 +143,6 @@ class _Context:
         return self._readable[key]
 
 
-def _names(records: list[Record], config: Config) -> str:
-    field_name = config.fields.projects.name
-    return ", ".join(
-        f"{code(str(r['fields'].get(field_name) or ''))} ({code(r['id'])})" for r in records
-    )
-
-
-def _not_found(match: ProjectMatch, name: str, config: Config) -> Answer:
-    if match.candidates:
-        return Answer(
-            False,
-            AMBIGUOUS_PROJECT.format(
-                count=len(match.candidates),
-                name=code(name),
-                candidates=_names(match.candidates, config),
-            ),
-        )
-    if match.suggestions:
-        suggestions = ", ".join(code(s) for s in match.suggestions)
-        return Answer(False, UNKNOWN_PROJECT.format(name=code(name), suggestions=suggestions))
-    return Answer(False, UNKNOWN_PROJECT_NOTHING_CLOSE.format(name=code(name)))
-
-
 async def _may_see_details(ctx: _Context, deliverables: list[Record]) -> bool:
     """Whether the author can read every repository the deliverables' issues are in (an
     issue URL that is not a GitHub issue's counts as a repository nobody can read)."""
@@ -256,19 +174,33 @@ async def _project_progress(ctx: _Context, project: Record) -> str:
     )
 
 
-async def _deliverable_link(ctx: _Context, command: Command) -> Answer:
+async def _link_named(
+    ctx: _Context,
+    command: Command,
+    link: Callable[[Record], Awaitable[object]],
+    with_warning: str,
+) -> Answer:
+    """Find the Project the command names, ``link`` it, and answer with the Engagement
+    warning (worded by ``with_warning``) when there is one."""
     match = await ctx.linker.find(ctx.lane, command.argument, near=ctx.ref)
     if match.project is None:
-        return _not_found(match, command.argument, ctx.config)
+        return not_found(match, command.argument, ctx.config)
     project = match.project
-    await ctx.linker.link(
-        ctx.lane, ctx.ref, project["id"], installation_id=ctx.installation_id, hint=ctx.hint
-    )
+    await link(project)
     warning = await ctx.linker.warning(ctx.lane, project)
     if warning:
         name = str(project["fields"].get(ctx.config.fields.projects.name) or project["id"])
-        return Answer(True, LINKED_WITH_WARNING.format(project=plain(name), warning=warning))
+        return Answer(True, with_warning.format(project=plain(name), warning=warning))
     return Answer(True)
+
+
+async def _deliverable_link(ctx: _Context, command: Command) -> Answer:
+    async def link(project: Record) -> object:
+        return await ctx.linker.link(
+            ctx.lane, ctx.ref, project["id"], installation_id=ctx.installation_id, hint=ctx.hint
+        )
+
+    return await _link_named(ctx, command, link, LINKED_WITH_WARNING)
 
 
 async def _deliverable_unlink(ctx: _Context, command: Command) -> Answer:
@@ -301,7 +233,7 @@ async def _project_status(ctx: _Context, command: Command) -> Answer:
     if command.argument:
         match = await ctx.linker.find(ctx.lane, command.argument, near=ctx.ref)
         if match.project is None:
-            return _not_found(match, command.argument, config)
+            return not_found(match, command.argument, config)
         project = match.project
     else:
         project = await ctx.linker.tracked_by(ctx.lane, ctx.ref)
@@ -315,29 +247,33 @@ async def _project_status(ctx: _Context, command: Command) -> Answer:
 
 
 async def _project_link(ctx: _Context, command: Command) -> Answer:
-    match = await ctx.linker.find(ctx.lane, command.argument, near=ctx.ref)
-    if match.project is None:
-        return _not_found(match, command.argument, ctx.config)
-    project = match.project
-    await ctx.linker.track(ctx.lane, ctx.ref, project, installation_id=ctx.installation_id)
-    warning = await ctx.linker.warning(ctx.lane, project)
-    if warning:
-        name = str(project["fields"].get(ctx.config.fields.projects.name) or project["id"])
-        return Answer(True, TRACKING_WITH_WARNING.format(project=plain(name), warning=warning))
-    return Answer(True)
+    async def track(project: Record) -> object:
+        return await ctx.linker.track(
+            ctx.lane, ctx.ref, project, installation_id=ctx.installation_id
+        )
+
+    return await _link_named(ctx, command, track, TRACKING_WITH_WARNING)
 
 
 async def _help(ctx: _Context, command: Command) -> Answer:
     return Answer(True, HELP.format(table=help_text(ctx.config.commands)))
 
 
-_RUNNERS: dict[str, Callable[[_Context, Command], Awaitable[Answer]]] = {
-    "deliverable link": _deliverable_link,
-    "deliverable unlink": _deliverable_unlink,
-    "deliverable status": _deliverable_status,
-    "project status": _project_status,
-    "project link": _project_link,
-    "help": _help,
+def _command(key: str) -> CommandSpec:
+    """The command of the table named ``key`` (a name not in the table fails at import)."""
+    [spec] = [spec for spec in COMMANDS if spec.key == key]
+    return spec
+
+
+Runner = Callable[[_Context, Command], Awaitable[Answer]]
+# One runner for each command of the table, keyed by the table's own entries.
+RUNNERS: dict[CommandSpec, Runner] = {
+    _command("deliverable link"): _deliverable_link,
+    _command("deliverable unlink"): _deliverable_unlink,
+    _command("deliverable status"): _deliverable_status,
+    _command("project status"): _project_status,
+    _command("project link"): _project_link,
+    _command("help"): _help,
 }
 
 
@@ -351,7 +287,7 @@ async def _run(ctx: _Context, command: Command) -> Answer:
         if not role_allows(role, needed):
             return Answer(False, PERMISSION_REFUSED.format(needed=who_may(needed), role=code(role)))
     try:
-        return await _RUNNERS[command.spec.key](ctx, command)
+        return await RUNNERS[command.spec](ctx, command)
     except AirtableError:
         log.exception("%s: %s failed in Airtable", ctx.ref, command.spec.key)
         return Answer(False, AIRTABLE_FAILED)
@@ -359,12 +295,7 @@ async def _run(ctx: _Context, command: Command) -> Answer:
 
 @router.register("issue_comment", action="created")
 async def comment_created(
-    event: sansio.Event,
-    *,
-    reconciler: Reconciler,
-    github: GitHubGateway,
-    config: Config,
-    **_: Any,
+    event: sansio.Event, *, linker: Linker, github: GitHubGateway, config: Config, **_: Any
 ) -> None:
     """Run the slash commands of a new comment and answer them."""
     data = event.data
@@ -379,9 +310,8 @@ async def comment_created(
     if ref is None:
         log.warning("delivery %s: issue_comment without an issue URL", event.delivery_id)
         return
-    installation_id = (data.get("installation") or {}).get("id")
+    installation = installation_id(data)
     author = str((comment.get("user") or {}).get("login") or "")
-    linker = Linker(config, reconciler=reconciler, github=github)
     lane = linker.lane(ref)
     answers: list[tuple[str, Answer]] = []
     if lane is None:
@@ -396,7 +326,7 @@ async def comment_created(
             ref,
             IssueState.from_api(issue, ref=ref),
             author,
-            installation_id,
+            installation,
         )
         for item in commands:
             if isinstance(item, Malformed):
@@ -419,84 +349,4 @@ async def comment_created(
                 "ok" if answer.ok else "refused",
             )
             answers.append((item.line, answer))
-    await _answer(github, ref, comment, author, answers, installation_id)
-
-
-async def _answer(
-    github: GitHubGateway,
-    ref: IssueRef,
-    comment: dict[str, Any],
-    author: str,
-    answers: list[tuple[str, Answer]],
-    installation_id: int | None,
-) -> None:
-    """React to the comment and post the reply, if any command had something to say."""
-    comment_id = comment.get("id")
-    if comment_id is not None:
-        if any(a.ok for _, a in answers):
-            await github.add_reaction(ref.owner, ref.repo, int(comment_id), "+1", installation_id)
-        if not all(a.ok for _, a in answers):
-            await github.add_reaction(
-                ref.owner, ref.repo, int(comment_id), "confused", installation_id
-            )
-    said = [ANSWER.format(command=_quoted(line), text=a.text) for line, a in answers if a.text]
-    if said:
-        body = fit_reply(author, said)
-        if len(body) < len(REPLY.format(author=author, answers="\n\n".join(said))):
-            log.warning("%s: reply to %s cut to %d characters", ref, author, len(body))
-        await github.create_comment(ref, body, installation_id)
-
-
-def _quoted(line: str) -> str:
-    """A command line as the reply quotes it: in a code span, cut after
-    :data:`MAX_QUOTED_LINE` characters."""
-    if len(line) > MAX_QUOTED_LINE:
-        line = line[:MAX_QUOTED_LINE] + "…"
-    return code(line)
-
-
-def fit_reply(author: str, said: list[str], limit: int = MAX_COMMENT_LENGTH) -> str:
-    """The reply with every answer in ``said``, or, when that is longer than ``limit``, as
-    many answers as fit, the last one cut after a whole line, and a note saying what was cut.
-
-    Cuts fall between lines: every line the bot writes is whole Markdown on its own (code
-    spans and escapes never span lines), so a cut never leaves a code span open and
-    turns echoed text into markup.
-    """
-    full = REPLY.format(author=author, answers="\n\n".join(said))
-    if len(full) <= limit:
-        return full
-    note_room = len(REPLY_CUT.format(limit=limit, what="x" * 80)) + 4
-    budget = limit - len(REPLY.format(author=author, answers="")) - note_room
-    kept: list[str] = []
-    used = 0
-    partial = False
-    for answer in said:
-        room = budget - used - (2 if kept else 0)
-        if len(answer) <= room:
-            kept.append(answer)
-            used += len(answer) + (2 if len(kept) > 1 else 0)
-            continue
-        lines: list[str] = []
-        size = 0
-        for line in answer.split("\n"):
-            if size + len(line) + (1 if lines else 0) > room:
-                break
-            size += len(line) + (1 if lines else 0)
-            lines.append(line)
-        if lines:
-            kept.append("\n".join(lines))
-            partial = True
-        break
-    hidden = len(said) - len(kept)
-    parts = []
-    if partial:
-        parts.append("the rest of the last answer")
-    if hidden:
-        parts.append(
-            f"the answer{'s' if hidden > 1 else ''} to {hidden} more command"
-            f"{'s' if hidden > 1 else ''}"
-        )
-    what = " and ".join(parts) + (" is" if len(parts) == 1 and not hidden > 1 else " are")
-    note = REPLY_CUT.format(limit=limit, what=what)
-    return REPLY.format(author=author, answers="\n\n".join([*kept, note]))
+    await post_answers(github, ref, comment, author, answers, installation)

@@ -8,17 +8,12 @@ from typing import Any
 from gidgethub import sansio
 from gidgethub.routing import Router
 
-from bot.core.issue import STATE_ACTIONS, IssueRef, IssueState, parse_issue_url
+from bot.core.issue import STATE_ACTIONS, IssueRef, IssueState, installation_id, parse_issue_url
 from bot.sync.reconcile import Reconciler
 
 log = logging.getLogger(__name__)
 
 router = Router()
-
-
-def _installation_id(event: sansio.Event) -> int | None:
-    installation = event.data.get("installation") or {}
-    return installation.get("id")
 
 
 def issue_ref(event: sansio.Event) -> IssueRef | None:
@@ -36,7 +31,7 @@ async def issue_changed(event: sansio.Event, *, reconciler: Reconciler, **_: Any
         log.warning("delivery %s: issues.%s without an issue URL", event.delivery_id, action)
         return
     hint = IssueState.from_api(event.data["issue"], ref=ref)
-    installation_id = _installation_id(event)
+    installation = installation_id(event.data)
     if action == "transferred":
         changes = event.data.get("changes") or {}
         new_issue = changes.get("new_issue") or {}
@@ -46,16 +41,16 @@ async def issue_changed(event: sansio.Event, *, reconciler: Reconciler, **_: Any
             return
         outcome = await reconciler.reconcile(
             ref,
-            installation_id=installation_id,
+            installation_id=installation,
             hint=IssueState.from_api(new_issue, ref=moved_to),
             moved_to=moved_to,
         )
     elif action == "deleted":
         outcome = await reconciler.reconcile(
-            ref, installation_id=installation_id, hint=hint, deleted=True
+            ref, installation_id=installation, hint=hint, deleted=True
         )
     elif action in STATE_ACTIONS:
-        outcome = await reconciler.reconcile(ref, installation_id=installation_id, hint=hint)
+        outcome = await reconciler.reconcile(ref, installation_id=installation, hint=hint)
     else:
         return
     log.info("delivery %s: issues.%s %s → %s", event.delivery_id, action, ref, outcome.kind)

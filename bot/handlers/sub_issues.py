@@ -2,7 +2,7 @@
 Project's deliverables, a sub-issue removed leaves it (unlinked, marked Cancelled).
 
 Issues whose parent tracks no Project are left alone. The tracking issue's progress comment
-follows through the Project listener (:class:`bot.sync.link.ProgressComments`).
+follows through the Project listener (:class:`bot.sync.progress_comment.ProgressComments`).
 """
 
 from __future__ import annotations
@@ -13,11 +13,8 @@ from typing import Any
 from gidgethub import sansio
 from gidgethub.routing import Router
 
-from bot.clients.github import GitHubGateway
-from bot.config import Config
-from bot.core.issue import IssueState, parse_issue_url
+from bot.core.issue import IssueState, installation_id, parse_issue_url
 from bot.sync.link import Linker
-from bot.sync.reconcile import Reconciler
 
 log = logging.getLogger(__name__)
 
@@ -26,14 +23,7 @@ router = Router()
 
 @router.register("sub_issues", action="sub_issue_added")
 @router.register("sub_issues", action="sub_issue_removed")
-async def sub_issue_changed(
-    event: sansio.Event,
-    *,
-    reconciler: Reconciler,
-    github: GitHubGateway,
-    config: Config,
-    **_: Any,
-) -> None:
+async def sub_issue_changed(event: sansio.Event, *, linker: Linker, **_: Any) -> None:
     """Link or unlink the sub-issue when its parent is a Project's tracking issue."""
     data = event.data
     parent = parse_issue_url(str((data.get("parent_issue") or {}).get("html_url", "")))
@@ -42,7 +32,6 @@ async def sub_issue_changed(
     if parent is None or sub is None:
         log.warning("delivery %s: sub_issues event without issue URLs", event.delivery_id)
         return
-    linker = Linker(config, reconciler=reconciler, github=github)
     lane = linker.lane(parent)
     if lane is None:
         return
@@ -50,14 +39,14 @@ async def sub_issue_changed(
     if project is None:
         log.info("delivery %s: %s tracks no Project; ignored", event.delivery_id, parent)
         return
-    installation_id = (data.get("installation") or {}).get("id")
+    installation = installation_id(data)
     if data.get("action") == "sub_issue_added":
         hint = IssueState.from_api(sub_issue, ref=sub)
-        await linker.link(lane, sub, project["id"], installation_id=installation_id, hint=hint)
+        await linker.link(lane, sub, project["id"], installation_id=installation, hint=hint)
         outcome = "linked"
     else:
         result = await linker.unlink(
-            lane, sub, installation_id=installation_id, only_from=project["id"]
+            lane, sub, installation_id=installation, only_from=project["id"]
         )
         outcome = "unlinked" if result.record else "was not linked"
     log.info(

@@ -13,6 +13,8 @@ import asyncio
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
+from bot.intake.delivery_context import context_of
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -31,7 +33,8 @@ class GroupCommit(Generic[T, R]):
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._pending.append((item, future))
         if self._runner is None or self._runner.done():
-            self._runner = asyncio.create_task(self._run())
+            # A batch serves many callers: its task does not keep the first one's delivery.
+            self._runner = asyncio.create_task(self._run(), context=context_of(None))
         return await future
 
     async def _run(self) -> None:
@@ -40,6 +43,10 @@ class GroupCommit(Generic[T, R]):
             del self._pending[: self._max_batch]
             try:
                 results = await asyncio.to_thread(self._batch_fn, [item for item, _ in batch])
+                if len(results) != len(batch):
+                    raise RuntimeError(
+                        f"the batch function returned {len(results)} results for {len(batch)}"
+                    )
             except Exception as exc:
                 for _, future in batch:
                     if not future.done():

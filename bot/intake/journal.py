@@ -23,32 +23,39 @@ Life of a delivery::
                  └──── mark_retry ───┘  └─ mark_retry (last attempt), mark_failed ─▶ failed
     resume: processing ─▶ pending            retry (operator): failed/done/ignored ─▶ pending
 
-Payloads are stored as zlib-compressed JSON (a GitHub payload shrinks about 5-10 times); a
-payload given as bytes is stored exactly as GitHub sent it.
-
 The API is synchronous and thread-safe: one connection guarded by a lock. The insert on the
 webhook path is small enough to run on the event loop; anything bigger belongs in
 ``asyncio.to_thread``.
+
+The journal in four modules: the file, its schema and migrations in
+:mod:`bot.intake.journal_schema`; the state kept per key beside the deliveries (meta values,
+watermarks, issues GitHub does not show) in :mod:`bot.intake.journal_state`; a delivery and
+its stored row (payloads as zlib-compressed JSON) in :mod:`bot.intake.journal_rows`; the
+delivery queue, :class:`Journal`, here.
 """
 
 from __future__ import annotations
 
 import builtins
-import json
 import logging
-import os
 import random
 import sqlite3
-import threading
 import time
 import zlib
-from collections.abc import Collection, Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime
-from pathlib import Path
-from types import TracebackType
-from typing import Any, Final, Self
+from collections.abc import Collection, Iterable, Sequence
+from typing import Any, Final
+
+from bot.intake.journal_rows import (
+    COLUMNS,
+    INSERT,
+    Delivery,
+    NewDelivery,
+    Row,
+    body_of,
+    compress,
+    delivery_of,
+)
+from bot.intake.journal_state import JournalState
 
 logger = logging.getLogger(__name__)
 
@@ -59,157 +66,9 @@ DEDUPE_DAYS: Final = 7
 JITTER: Final = 0.1
 RESUMED_ERROR: Final = "interrupted: the process stopped while this delivery was processing"
 
-SCHEMA_VERSION: Final = 2
-# MIGRATIONS[n] takes a journal from user_version n to n + 1; append, never edit.
-MIGRATIONS: Final = (
-    """
-    CREATE TABLE deliveries (
-        id              TEXT PRIMARY KEY,
-        event           TEXT NOT NULL,
-        action          TEXT,
-        payload         BLOB NOT NULL,  -- zlib-compressed JSON
-        received_at     REAL NOT NULL,
-        state           TEXT NOT NULL CHECK (state IN
-                            ('pending', 'processing', 'done', 'failed', 'ignored')),
-        attempts        INTEGER NOT NULL DEFAULT 0,
-        next_attempt_at REAL NOT NULL,
-        last_error      TEXT,
-        issue_key       TEXT
-    );
-    CREATE INDEX deliveries_state_due ON deliveries (state, next_attempt_at);
-    CREATE INDEX deliveries_received ON deliveries (received_at);
-    CREATE TABLE watermarks (
-        issue_key  TEXT PRIMARY KEY,
-        updated_at TEXT NOT NULL  -- ISO 8601 as given, compared as a datetime
-    );
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    """,
-    """
-    CREATE TABLE not_visible (
-        issue_key  TEXT PRIMARY KEY,
-        url        TEXT NOT NULL,
-        repository TEXT NOT NULL,  -- owner/repo as the URL names it
-        first_seen REAL NOT NULL,
-        last_seen  REAL NOT NULL
-    );
-    """,
-)
 
-_COLUMNS: Final = (
-    "id, event, action, payload, received_at, state, attempts, next_attempt_at, last_error,"
-    " issue_key"
-)
-_Row = tuple[str, str, str | None, bytes, float, str, int, float, str | None, str | None]
-
-
-@dataclass(frozen=True)
-class NewDelivery:
-    """A delivery about to be journaled: its body is JSON text already checked by the caller."""
-
-    delivery_id: str
-    event: str
-    action: str | None
-    body: bytes
-    issue_key: str | None = None
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One journaled webhook delivery."""
-
-    id: str  # X-GitHub-Delivery
-    event: str  # X-GitHub-Event
-    action: str | None
-    payload: dict[str, Any]  # decoded JSON
-    received_at: float  # epoch seconds
-    state: str  # one of STATES
-    attempts: int
-    next_attempt_at: float
-    last_error: str | None
-    issue_key: str | None  # e.g. "example-org/infrastructure#1", for per-issue coalescing
-
-
-class Journal:
+class Journal(JournalState):
     """The delivery journal on one SQLite file; see the module docstring."""
-
-    def __init__(self, path: Path | str, *, timeout: float = 5.0) -> None:
-        """Open (creating or migrating) the journal at *path*; ``":memory:"`` for a test one.
-
-        The parent folder is created. *timeout* is how long a write waits for another
-        connection (an operator's CLI on the same file) to release the lock before
-        ``sqlite3.OperationalError: database is locked``. Raises ``RuntimeError`` for a journal
-        written by a newer version of the bot.
-        """
-        self._path = str(path)
-        self._lock = threading.Lock()
-        self._file_id: tuple[int, int] | None = None
-        if self._path != ":memory:":
-            Path(self._path).parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: no implicit transactions; writes that take more than one
-        # statement open their own with BEGIN IMMEDIATE (see _write).
-        self._conn = sqlite3.connect(
-            self._path, timeout=timeout, isolation_level=None, check_same_thread=False
-        )
-        try:
-            # WAL with synchronous=NORMAL: a commit is in the WAL file (in the OS page cache)
-            # before it returns, so it survives the process being killed at any point; only a
-            # power loss or an OS crash can undo the last few commits, and the database stays
-            # consistent even then. No fsync per delivery keeps record() fast enough for the
-            # event loop; only the commit that triggers a WAL checkpoint (every 1000 pages,
-            # a few hundred deliveries) syncs, and takes a few milliseconds.
-            # https://www.sqlite.org/pragma.html#pragma_synchronous, https://www.sqlite.org/wal.html
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._migrate()
-            if self._path != ":memory:":
-                st = os.stat(self._path)
-                self._file_id = (st.st_dev, st.st_ino)
-        except BaseException:
-            self._conn.close()
-            raise
-
-    def _migrate(self) -> None:
-        """Bring the schema to SCHEMA_VERSION in one transaction (another process opening the
-        same file at the same time waits, then finds it done)."""
-        with self._write() as conn:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise RuntimeError(
-                    f"journal {self._path} has schema version {version}; this bot knows up to"
-                    f" {SCHEMA_VERSION}: upgrade the bot or use another DELIVERABLES_BOT_DATA"
-                )
-            for step in range(version, SCHEMA_VERSION):
-                for statement in MIGRATIONS[step].split(";"):
-                    conn.execute(statement)
-            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction under the lock: committed on success, rolled back on error."""
-        with self._lock:
-            # BEGIN IMMEDIATE takes SQLite's write lock now, so a read-then-write (claim_due,
-            # advance_watermark) cannot interleave with another connection's write.
-            self._conn.execute("BEGIN IMMEDIATE")
-            with self._conn:  # commits, or rolls back on an exception or a failed commit
-                yield self._conn
-
-    def __enter__(self) -> Self:
-        """Use the journal as a context manager; it is closed on exit."""
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Close the journal."""
-        self.close()
-
-    def close(self) -> None:
-        """Close the connection; calling it again does nothing. Later calls raise."""
-        with self._lock:
-            self._conn.close()
 
     # -- the webhook path ------------------------------------------------------------------
 
@@ -229,23 +88,11 @@ class Journal:
         object: anything else raises ``ValueError`` before anything is written. The delivery
         is committed when this returns True. ``sqlite3.Error`` means it was not journaled.
         """
-        if isinstance(payload, dict):
-            body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-        elif isinstance(payload, bytes | bytearray | memoryview):
-            body = bytes(payload)
-            # Checked now: a body that cannot be decoded would otherwise fail the worker later.
-            if not isinstance(json.loads(body), dict):
-                raise ValueError(f"delivery {delivery_id}: the payload is not a JSON object")
-        else:
-            raise TypeError(f"payload must be bytes or dict, not {type(payload).__name__}")
-        blob = zlib.compress(body, 1)  # level 1: most of the size gain at a fraction of the time
+        blob = compress(body_of(delivery_id, payload))
         at = time.time() if now is None else now
         with self._lock:
             cursor = self._conn.execute(
-                "INSERT OR IGNORE INTO deliveries"
-                " (id, event, action, payload, received_at, state, next_attempt_at, issue_key)"
-                " VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
-                (delivery_id, event, action, blob, at, at, issue_key),
+                INSERT, (delivery_id, event, action, blob, at, at, issue_key)
             )
             return cursor.rowcount == 1
 
@@ -261,14 +108,12 @@ class Journal:
         with self._write() as conn:
             for entry in entries:
                 cursor = conn.execute(
-                    "INSERT OR IGNORE INTO deliveries"
-                    " (id, event, action, payload, received_at, state, next_attempt_at, issue_key)"
-                    " VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
+                    INSERT,
                     (
                         entry.delivery_id,
                         entry.event,
                         entry.action,
-                        zlib.compress(entry.body, 1),
+                        compress(entry.body),
                         at,
                         at,
                         entry.issue_key,
@@ -287,11 +132,7 @@ class Journal:
 
     def seen(self, delivery_id: str) -> bool:
         """Whether a delivery with this id is in the journal (in any state)."""
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT 1 FROM deliveries WHERE id = ?", (delivery_id,)
-            ).fetchone()
-        return row is not None
+        return self._read_one("SELECT 1 FROM deliveries WHERE id = ?", (delivery_id,)) is not None
 
     # -- the worker ------------------------------------------------------------------------
 
@@ -306,15 +147,15 @@ class Journal:
         claimed: builtins.list[Delivery] = []
         unreadable: builtins.list[tuple[str, str]] = []
         with self._write() as conn:
-            rows: builtins.list[_Row] = conn.execute(
-                f"SELECT {_COLUMNS} FROM deliveries"
+            rows: builtins.list[Row] = conn.execute(
+                f"SELECT {COLUMNS} FROM deliveries"
                 " WHERE state = 'pending' AND next_attempt_at <= ?"
                 " ORDER BY received_at, rowid LIMIT ?",
                 (at, limit),
             ).fetchall()
             for row in rows:
                 try:
-                    claimed.append(_delivery(row, state="processing"))
+                    claimed.append(delivery_of(row, state="processing"))
                 except (zlib.error, ValueError) as exc:
                     # A payload that cannot be decoded would jam the queue: it fails for good.
                     unreadable.append((f"unreadable payload: {exc}", row[0]))
@@ -331,11 +172,8 @@ class Journal:
 
     def next_due_at(self) -> float | None:
         """The earliest ``next_attempt_at`` among pending deliveries; None when none is pending."""
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT MIN(next_attempt_at) FROM deliveries WHERE state = 'pending'"
-            ).fetchone()
-        return row[0]
+        row = self._read_one("SELECT MIN(next_attempt_at) FROM deliveries WHERE state = 'pending'")
+        return None if row[0] is None else float(row[0])
 
     def mark_done(self, delivery_ids: Iterable[str], *, state: str = "done") -> None:
         """End deliveries as ``done`` (worked on) or ``ignored`` (nothing to do); unknown ids
@@ -371,11 +209,7 @@ class Journal:
             raise ValueError(f"max_attempts must be at least 1, not {max_attempts}")
         at = time.time() if now is None else now
         with self._write() as conn:
-            row = conn.execute(
-                "SELECT attempts, event, issue_key FROM deliveries WHERE id = ?", (delivery_id,)
-            ).fetchone()
-            if row is None:
-                raise KeyError(delivery_id)
+            row = _row_of(conn, "attempts, event, issue_key", delivery_id)
             attempts = row[0] + 1
             if attempts >= max_attempts:
                 state = "failed"
@@ -405,11 +239,7 @@ class Journal:
         """Count a failed attempt and move the delivery straight to ``failed`` (a permanent
         error; retrying cannot help). Raises ``KeyError`` for an unknown id."""
         with self._write() as conn:
-            row = conn.execute(
-                "SELECT event, issue_key FROM deliveries WHERE id = ?", (delivery_id,)
-            ).fetchone()
-            if row is None:
-                raise KeyError(delivery_id)
+            row = _row_of(conn, "event, issue_key", delivery_id)
             conn.execute(
                 "UPDATE deliveries SET state = 'failed', attempts = attempts + 1, last_error = ?"
                 " WHERE id = ?",
@@ -445,11 +275,7 @@ class Journal:
         """
         at = time.time() if now is None else now
         with self._write() as conn:
-            row: _Row | None = conn.execute(
-                f"SELECT {_COLUMNS} FROM deliveries WHERE id = ?", (delivery_id,)
-            ).fetchone()
-            if row is None:
-                raise KeyError(delivery_id)
+            row: Row = _row_of(conn, COLUMNS, delivery_id)
             if row[5] not in RETRYABLE_STATES:
                 raise ValueError(f"delivery {delivery_id} is being processed; retry it later")
             conn.execute(
@@ -461,7 +287,7 @@ class Journal:
             "delivery %s (%s, %s) retried by an operator (was %s)",
             delivery_id, row[1], row[9], row[5],
         )  # fmt: skip
-        return _delivery(row, state="pending", attempts=0, next_attempt_at=at)
+        return delivery_of(row, state="pending", attempts=0, next_attempt_at=at)
 
     def list(
         self, *, states: Collection[str] | None = None, limit: int = 100
@@ -479,31 +305,23 @@ class Journal:
             if unknown:
                 raise ValueError(f"unknown states {sorted(unknown)}; known: {STATES}")
         marks = ", ".join("?" * len(wanted))
-        with self._lock:
-            rows: builtins.list[_Row] = self._conn.execute(
-                f"SELECT {_COLUMNS} FROM deliveries WHERE state IN ({marks})"
-                " ORDER BY received_at DESC, rowid DESC LIMIT ?",
-                (*wanted, limit),
-            ).fetchall()
+        rows: builtins.list[Row] = self._read(
+            f"SELECT {COLUMNS} FROM deliveries WHERE state IN ({marks})"
+            " ORDER BY received_at DESC, rowid DESC LIMIT ?",
+            (*wanted, limit),
+        )
         # Decoded outside the lock; an unreadable payload is shown empty rather than hiding
         # every other delivery from the operator.
-        return [_delivery(row, readable_only=False) for row in rows]
+        return [delivery_of(row, readable_only=False) for row in rows]
 
     def counts(self) -> dict[str, int]:
         """How many deliveries are in each state (every state present, zero included)."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT state, COUNT(*) FROM deliveries GROUP BY state"
-            ).fetchall()
+        rows = self._read("SELECT state, COUNT(*) FROM deliveries GROUP BY state")
         return {state: 0 for state in STATES} | dict(rows)
 
     def pending_count(self) -> int:
         """How many deliveries are pending (due or waiting for a retry)."""
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT COUNT(*) FROM deliveries WHERE state = 'pending'"
-            ).fetchone()
-        return row[0]
+        return int(self._read_one("SELECT COUNT(*) FROM deliveries WHERE state = 'pending'")[0])
 
     def prune(self, *, older_than_days: float = DEDUPE_DAYS, now: float | None = None) -> int:
         """Delete ``done`` and ``ignored`` deliveries received more than *older_than_days* ago;
@@ -521,134 +339,22 @@ class Journal:
                 (at - older_than_days * 86400,),
             ).rowcount
 
-    def check_writable(self) -> str | None:
-        """For /readyz: None when a write transaction commits, else the reason it did not.
-
-        Also not writable: a journal file removed or replaced since it was opened. SQLite
-        keeps writing to the unlinked file and the deliveries would be lost at the next start.
-        """
-        try:
-            with self._write() as conn:
-                conn.execute(
-                    "INSERT INTO meta (key, value) VALUES ('write_checked_at', ?)"
-                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    (str(time.time()),),
-                )
-        except sqlite3.Error as exc:
-            return f"journal {self._path} is not writable: {exc}"
-        if self._file_id is not None:
-            try:
-                st = os.stat(self._path)
-            except OSError as exc:
-                return f"journal {self._path} was removed: {exc.strerror}"
-            if (st.st_dev, st.st_ino) != self._file_id:
-                return f"journal {self._path} was replaced by another file"
-        return None
-
-    # -- small persistent settings ---------------------------------------------------------
-
-    def get_meta(self, key: str) -> str | None:
-        """The value stored under *key* in the journal's ``meta`` table; None when unset."""
-        with self._lock:
-            row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
-
-    def set_meta(self, key: str, value: str) -> None:
-        """Store *value* under *key* (replacing what was there), durably."""
-        with self._write() as conn:
-            conn.execute(
-                "INSERT INTO meta (key, value) VALUES (?, ?)"
-                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (key, value),
-            )
-
-    # -- issues GitHub does not let the bot see ---------------------------------------------
-
-    def note_not_visible(self, issue_key: str, url: str, repository: str) -> bool:
-        """Remember that GitHub answered 404 for an issue; True when it was not known yet."""
-        at = time.time()
-        with self._write() as conn:
-            known = conn.execute(
-                "SELECT 1 FROM not_visible WHERE issue_key = ?", (issue_key,)
-            ).fetchone()
-            conn.execute(
-                "INSERT INTO not_visible (issue_key, url, repository, first_seen, last_seen)"
-                " VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT (issue_key) DO UPDATE SET last_seen = excluded.last_seen",
-                (issue_key, url, repository, at, at),
-            )
-        return known is None
-
-    def clear_not_visible(self, issue_key: str) -> None:
-        """Forget an issue GitHub answered 404 for (it was read again)."""
-        with self._write() as conn:
-            conn.execute("DELETE FROM not_visible WHERE issue_key = ?", (issue_key,))
-
-    def not_visible(self) -> builtins.list[tuple[str, str, float]]:
-        """Issues GitHub last answered 404 for: ``(url, repository, first_seen)``, oldest first."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT url, repository, first_seen FROM not_visible ORDER BY first_seen, url"
-            ).fetchall()
-        return [(str(u), str(r), float(f)) for u, r, f in rows]
-
-    # -- per-issue watermarks --------------------------------------------------------------
-
-    def watermark(self, issue_key: str) -> str | None:
-        """The newest ``updated_at`` applied for an issue, as given; None before any."""
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT updated_at FROM watermarks WHERE issue_key = ?", (issue_key,)
-            ).fetchone()
-        return None if row is None else row[0]
-
-    def advance_watermark(self, issue_key: str, updated_at: str) -> bool:
-        """Record that the issue's state as of *updated_at* is applied, unless it is older than
-        the stored watermark; return whether the caller should apply it.
-
-        *updated_at* is ISO 8601 with a time zone (GitHub's ``2024-05-01T12:00:00Z``); times
-        are compared as datetimes, so ``Z`` and ``+02:00`` mix. Equal to the stored one returns
-        True (nothing is written): GitHub's ``updated_at`` has one-second resolution, so two
-        changes in the same second carry the same value, and a redelivery of the same state
-        re-applies idempotently. Only a strictly older time returns False. Raises
-        ``ValueError`` for a time without a time zone or not ISO 8601.
-        """
-        new = _aware(updated_at)
-        with self._write() as conn:
-            row = conn.execute(
-                "SELECT updated_at FROM watermarks WHERE issue_key = ?", (issue_key,)
-            ).fetchone()
-            if row is not None:
-                old = _aware(row[0])
-                if new < old:
-                    return False
-                if new == old:
-                    return True
-            conn.execute(
-                "INSERT INTO watermarks (issue_key, updated_at) VALUES (?, ?)"
-                " ON CONFLICT (issue_key) DO UPDATE SET updated_at = excluded.updated_at",
-                (issue_key, updated_at),
-            )
-        return True
-
     def schedule_of(self, delivery_id: str) -> tuple[int, float] | None:
         """A delivery's attempts made so far and when the next is due (epoch seconds), or
         None for an unknown id (for the worker's one-line retry log)."""
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT attempts, next_attempt_at FROM deliveries WHERE id = ?", (delivery_id,)
-            ).fetchone()
+        row = self._read_one(
+            "SELECT attempts, next_attempt_at FROM deliveries WHERE id = ?", (delivery_id,)
+        )
         return None if row is None else (int(row[0]), float(row[1]))
 
     def oldest_failed(self) -> dict[str, Any] | None:
         """The failed delivery received first, without its payload (for /readyz and
         ``check``): ``id``, ``event``, ``action``, ``issue_key``, ``received_at``,
         ``attempts``, ``last_error``; None when none has failed."""
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT id, event, action, issue_key, received_at, attempts, last_error"
-                " FROM deliveries WHERE state = 'failed' ORDER BY received_at, rowid LIMIT 1"
-            ).fetchone()
+        row = self._read_one(
+            "SELECT id, event, action, issue_key, received_at, attempts, last_error"
+            " FROM deliveries WHERE state = 'failed' ORDER BY received_at, rowid LIMIT 1"
+        )
         if row is None:
             return None
         keys = ("id", "event", "action", "issue_key", "received_at", "attempts", "last_error")
@@ -661,32 +367,9 @@ def _check_limit(limit: int) -> None:
         raise ValueError(f"limit must be at least 1, not {limit}")
 
 
-def _aware(value: str) -> datetime:
-    """Parse an ISO 8601 time that must carry a time zone."""
-    parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is None:
-        raise ValueError(f"{value!r} has no time zone")
-    return parsed
-
-
-def _delivery(row: _Row, *, readable_only: bool = True, **changes: Any) -> Delivery:
-    """A Delivery from a row of _COLUMNS, with *changes* applied. An undecodable payload
-    raises (``zlib.error`` or ``ValueError``), or with ``readable_only=False`` reads as ``{}``."""
-    fields: dict[str, Any] = dict(
-        zip(
-            (
-                "id", "event", "action", "payload", "received_at", "state", "attempts",
-                "next_attempt_at", "last_error", "issue_key",
-            ),
-            row,
-            strict=True,
-        )
-    )  # fmt: skip
-    try:
-        fields["payload"] = json.loads(zlib.decompress(row[3]))
-    except (zlib.error, ValueError):
-        if readable_only:
-            raise
-        fields["payload"] = {}
-    fields.update(changes)
-    return Delivery(**fields)
+def _row_of(conn: sqlite3.Connection, columns: str, delivery_id: str) -> Any:
+    """*columns* of one delivery, read in the caller's transaction; ``KeyError`` when unknown."""
+    row = conn.execute(f"SELECT {columns} FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
+    if row is None:
+        raise KeyError(delivery_id)
+    return row

@@ -42,14 +42,17 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
 import aiohttp
 import gidgethub
 
+from bot.clients.github_protocols import DeliveryLog
 from bot.config import Config
 from bot.core.payloads import payload_problem
-from bot.intake.journal import DEDUPE_DAYS, Journal, NewDelivery
+from bot.intake import delivery_context
+from bot.intake.journal import DEDUPE_DAYS, Journal
+from bot.intake.journal_rows import NewDelivery
 from bot.intake.server import issue_key_of
 from bot.metrics import Metrics, event_label
 
@@ -62,19 +65,6 @@ PER_PAGE = 100
 WINDOW_MARGIN_SECONDS = 3600.0
 # Deliveries the bot answers without journaling them (``POST /webhook`` answers ping 200).
 NOT_JOURNALED_EVENTS = frozenset({"ping"})
-
-
-@runtime_checkable
-class DeliveryLog(Protocol):
-    """The App's webhook delivery log, as :class:`bot.clients.github.AppGitHub` reads it."""
-
-    async def hook_deliveries(
-        self, *, cursor: str | None = None, per_page: int = 100
-    ) -> tuple[list[dict[str, Any]], str | None]:
-        """One page of the log, newest first, and the cursor of the next (older) page."""
-
-    async def hook_delivery(self, delivery_id: int) -> dict[str, Any] | None:
-        """One logged delivery with its request and response, or None when it is gone."""
 
 
 class Notifiable(Protocol):
@@ -253,19 +243,22 @@ class Recovery:
                 taken.add(guid)
                 delivery = None if detail is None else delivery_from_log(entry, detail)
                 if delivery is None:
-                    log.warning(
-                        "recovery: delivery %s (%s.%s, log id %s) has no payload the bot can"
-                        " use in GitHub's log; it cannot be recovered",
-                        guid, entry.get("event"), entry.get("action"), entry.get("id"),
-                    )  # fmt: skip
+                    with delivery_context.handling(guid):
+                        log.warning(
+                            "recovery: delivery %s (%s.%s, log id %s) has no payload the bot"
+                            " can use in GitHub's log; it cannot be recovered",
+                            guid, entry.get("event"), entry.get("action"), entry.get("id"),
+                        )  # fmt: skip
                     continue
                 new.append(delivery)
             if new:
                 accepted = await asyncio.to_thread(self.journal.record_many, new)
                 for delivery, ok in zip(new, accepted, strict=True):
-                    if ok:
-                        report.recovered += 1
-                        self.metrics.recovered.labels(event=event_label(delivery.event)).inc()
+                    if not ok:
+                        continue
+                    report.recovered += 1
+                    self.metrics.recovered.labels(event=event_label(delivery.event)).inc()
+                    with delivery_context.handling(delivery.delivery_id):
                         log.info(
                             "recovery: delivery %s (%s.%s, %s) journaled from GitHub's log",
                             delivery.delivery_id, delivery.event, delivery.action,

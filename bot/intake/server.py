@@ -29,7 +29,8 @@ from gidgethub.sansio import validate_event
 from bot.core.issue import parse_issue_url
 from bot.core.payloads import payload_problem
 from bot.intake.group_commit import GroupCommit
-from bot.intake.journal import Journal, NewDelivery
+from bot.intake.journal import Journal
+from bot.intake.journal_rows import NewDelivery
 from bot.intake.worker import Worker
 from bot.metrics import Metrics, event_label
 

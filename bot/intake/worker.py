@@ -24,8 +24,10 @@ from gidgethub.routing import Router
 from bot.clients.errors import describe, retry_at, seconds_from_now
 from bot.config import Config
 from bot.core.issue import STATE_ACTIONS
+from bot.intake import delivery_context
 from bot.intake.group_commit import GroupCommit
-from bot.intake.journal import Delivery, Journal
+from bot.intake.journal import Journal
+from bot.intake.journal_rows import Delivery
 from bot.metrics import Metrics, event_label
 
 log = logging.getLogger(__name__)
@@ -196,7 +198,9 @@ class Worker:
             self._spawn(delivery, delivery.issue_key, coalesced=[])
 
     def _spawn(self, delivery: Delivery, key: str | None, *, coalesced: list[Delivery]) -> None:
-        task = asyncio.create_task(self._run(delivery, key, coalesced))
+        task = asyncio.create_task(
+            self._run(delivery, key, coalesced), context=delivery_context.context_of(delivery.id)
+        )
         self._running.add(task)
         task.add_done_callback(self._running.discard)
 
@@ -274,10 +278,9 @@ class Worker:
             return "ignored" if await self._finish(context, [delivery.id], "ignored") else None
         errors: list[BaseException] = []
         # Router.dispatch stops at the first failing callback; run each on its own so one
-        # handler's failure neither hides nor prevents the others. Router.fetch returns a set:
-        # run in a fixed order (by module, then name) so that, e.g., a project label's
-        # unlink (handlers.labels) comes after the same delivery's reconcile (handlers.issues).
-        callbacks = sorted(self.router.fetch(event), key=lambda c: (c.__module__, c.__name__))
+        # handler's failure neither hides nor prevents the others, in the order the router
+        # gives them (the handlers' router: the order they declare).
+        callbacks = list(self.router.fetch(event))
         failed: list[str] = []
         for callback in callbacks:
             try:

@@ -21,7 +21,8 @@ lookup finds the comment already there.
 
 Names typed by people (Project and deliverable names, issue URLs from Airtable) pass through
 :func:`bot.core.markdown.plain` via :mod:`bot.core.progress`, so no mention, markup or
-marker is echoed.
+marker is echoed. The same lookup (:func:`find_marked_comment`) finds the bot's other marked
+comments: the progress comment, the answer to an unknown project label.
 """
 
 from __future__ import annotations
@@ -36,11 +37,11 @@ from typing import Any
 
 from bot.clients.github import GitHubGateway
 from bot.config import Config
-from bot.core.completion import Progress, Transition
+from bot.core.completion import Transition
 from bot.core.issue import IssueRef, parse_issue_url
 from bot.core.labels import is_bot
 from bot.core.markdown import plain
-from bot.core.progress import deliverable_lines, deliverable_list, issue_link
+from bot.core.progress import Progress, deliverable_lines, deliverable_list, issue_link
 from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -226,6 +227,17 @@ async def own_comments(
         else lambda c: is_bot(c.get("user"))
     )
     return [c for c in await github.list_comments(ref, installation_id) if mine(c)]
+
+
+async def find_marked_comment(
+    github: GitHubGateway, ref: IssueRef, marker: str, installation_id: int | None
+) -> dict[str, Any] | None:
+    """The bot's own comment on ``ref`` that starts with ``marker``, if any (a person
+    quoting the marker, or a comment that only contains it, does not count)."""
+    for comment in await own_comments(github, ref, installation_id):
+        if str(comment.get("body") or "").lstrip().startswith(marker):
+            return comment
+    return None
 
 
 class Announcer:

@@ -1,10 +1,13 @@
-"""Linking issues to Projects: what commands, project labels and sub-issues share.
+"""Linking issues to Projects: the one service that commands, project labels and sub-issues use.
 
-Project names that people typed are matched in Python against the lane's cached Projects
-table — exact comparison, never a formula — so a name like ``x' OR TRUE() OR '`` can only
-ever match a Project of exactly that name. After a link or unlink the Projects involved
-are decided again (``Reconciler.update_project``), which also keeps the tracking issue's
-progress comment (:class:`ProgressComments`) current.
+:class:`Linker` finds the base serving an issue, matches the Project a person named
+(:func:`bot.core.projects.find_project`, against the lane's cached Projects table — exact
+comparison, never a formula — so a name like ``x' OR TRUE() OR '`` can only ever match a
+Project of exactly that name), gives the Engagement warning, and links, unlinks and tracks.
+After a link or unlink the Projects involved are decided again
+(``Reconciler.update_project``), whose listeners keep the tracking issue's progress comment
+current (:class:`bot.sync.progress_comment.ProgressComments`). ``bot.app`` builds one and
+hands it to the handlers.
 """
 
 from __future__ import annotations
@@ -14,18 +17,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import cachetools
-
-from bot.clients.airtable import AirtableLane
+from bot.clients.airtable import AirtableLane, Lanes
 from bot.clients.github import GitHubGateway, IssueNotVisible
+from bot.clients.reads import read_issue
 from bot.config import Config
 from bot.core.issue import IssueRef, IssueState, issue_url_key, parse_issue_url
-from bot.core.progress import PROGRESS_MARKER, deliverable_lines, progress_comment
 from bot.core.projects import ProjectMatch, engagement_warning, find_project, new_deliverable_fields
 from bot.core.records import Record, airtable_now
 from bot.core.status import deliverable_state
-from bot.sync.announce import own_comments
-from bot.sync.reconcile import ProjectUpdate, Reconciler
+from bot.sync.reconcile import Reconciler
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +51,17 @@ class UnlinkResult:
 class Linker:
     """Links and unlinks issues to Projects, then lets the Projects be decided again."""
 
-    def __init__(self, config: Config, *, reconciler: Reconciler, github: GitHubGateway):
+    def __init__(
+        self, config: Config, *, lanes: Lanes, reconciler: Reconciler, github: GitHubGateway
+    ) -> None:
         self.config = config
+        self.lanes = lanes
         self.reconciler = reconciler
         self.github = github
 
     def lane(self, ref: IssueRef) -> AirtableLane | None:
         """The Airtable lane serving the issue's owner."""
-        return self.reconciler.lanes.for_owner(ref.owner)
+        return self.lanes.for_owner(ref.owner)
 
     async def projects(self, lane: AirtableLane) -> dict[str, Record]:
         """Every Project by record id (the lane's cached snapshot)."""
@@ -109,14 +112,13 @@ class Linker:
     async def _issue_state(
         self, ref: IssueRef, installation_id: int | None, hint: IssueState | None
     ) -> IssueState | None:
-        if self.github.can_read:
-            try:
-                data = await self.github.get_issue(ref, installation_id)
-            except IssueNotVisible:
-                return hint
-            if data is not None:
-                return IssueState.from_api(data, ref=parse_issue_url(data["html_url"]) or ref)
-        return hint
+        """The issue from GitHub when the bot can read it there, else ``hint``."""
+        if not self.github.can_read:
+            return hint
+        try:
+            return await read_issue(self.github, ref, installation_id) or hint
+        except IssueNotVisible:
+            return hint
 
     async def link(
         self,
@@ -220,59 +222,3 @@ class Linker:
             lane, project["id"], ref=ref, installation_id=installation_id
         )
         return linked
-
-
-class ProgressComments:
-    """Keeps one progress comment on each Project's tracking issue, edited in place.
-
-    Registered on ``Reconciler.project_listeners``, so it runs under the Project's lock after
-    every decision about the Project: two updates cannot both post the comment. Level-
-    triggered: the comment is made to match the Project each time; the body last seen on
-    GitHub is remembered, so a decision that changes nothing costs no GitHub request.
-    """
-
-    def __init__(self, config: Config, github: GitHubGateway) -> None:
-        self.config = config
-        self.github = github
-        self._shown: cachetools.LRUCache[str, str] = cachetools.LRUCache(maxsize=10_000)
-
-    async def __call__(self, update: ProjectUpdate) -> None:
-        """Post or edit the progress comment of the updated Project's tracking issue."""
-        fields = update.project["fields"]
-        names = self.config.fields.projects
-        tracking = parse_issue_url(str(fields.get(names.tracking_issue) or ""))
-        if tracking is None:
-            return
-        project_id = update.project["id"]
-        body = progress_comment(
-            project_id,
-            str(fields.get(names.name) or project_id),
-            deliverable_lines(update.deliverables, self.config.fields.deliverables),
-            update.progress,
-            self.config.statuses.deliverable.done,
-        )
-        shown_key = f"{project_id} {tracking.key}"
-        if self._shown.get(shown_key) == body:
-            return
-        marker = PROGRESS_MARKER.format(project_id=project_id)
-        existing = await find_marked_comment(self.github, tracking, marker, update.installation_id)
-        if existing is None:
-            await self.github.create_comment(tracking, body, update.installation_id)
-            log.info("%s: progress comment of Project %s posted", tracking, project_id)
-        elif existing.get("body") != body:
-            await self.github.edit_comment(
-                tracking.owner, tracking.repo, int(existing["id"]), body, update.installation_id
-            )
-            log.info("%s: progress comment of Project %s edited", tracking, project_id)
-        self._shown[shown_key] = body
-
-
-async def find_marked_comment(
-    github: GitHubGateway, ref: IssueRef, marker: str, installation_id: int | None
-) -> dict[str, Any] | None:
-    """The bot's own comment on ``ref`` that starts with ``marker``, if any (a person
-    quoting the marker, or a comment that only contains it, does not count)."""
-    for comment in await own_comments(github, ref, installation_id):
-        if str(comment.get("body") or "").lstrip().startswith(marker):
-            return comment
-    return None

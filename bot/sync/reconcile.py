@@ -22,20 +22,43 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from bot.clients.airtable import AirtableLane, Lanes
 from bot.clients.github import GitHubGateway, IssueNotVisible
+from bot.clients.reads import read_issue
 from bot.config import Config
-from bot.core.completion import Progress, Transition, decide_project, progress
+from bot.core.completion import Transition, decide_project
 from bot.core.issue import IssueRef, IssueState, parse_issue_url
+from bot.core.progress import Progress, progress
 from bot.core.records import Record, airtable_now
 from bot.core.status import DeliverableState, deliverable_state
-from bot.intake.journal import Journal
 from bot.metrics import Metrics
 from bot.sync.announce import Announcer
 
 log = logging.getLogger(__name__)
+
+
+class Watermarks(Protocol):
+    """What the reconcile remembers between deliveries: how far each issue's deliveries were
+    applied (when GitHub cannot be read), and the issues GitHub last answered 404 for. The
+    delivery journal (:class:`bot.intake.journal.Journal`) is one."""
+
+    def advance_watermark(self, issue_key: str, updated_at: str) -> bool:
+        """Move the issue's watermark to ``updated_at``; False when it is already later."""
+        ...
+
+    def note_not_visible(self, issue_key: str, url: str, repository: str) -> bool:
+        """Remember that GitHub answers 404 for the issue; True the first time."""
+        ...
+
+    def clear_not_visible(self, issue_key: str) -> None:
+        """Forget that GitHub answered 404 for the issue."""
+        ...
+
+    def not_visible(self) -> list[tuple[str, str, float]]:
+        """The issues GitHub answers 404 for, as ``(url, repository, first_seen)``."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -84,13 +107,13 @@ class Reconciler:
         *,
         lanes: Lanes,
         github: GitHubGateway,
-        journal: Journal,
+        watermarks: Watermarks,
         metrics: Metrics,
     ) -> None:
         self.config = config
         self.lanes = lanes
         self.github = github
-        self.journal = journal
+        self.watermarks = watermarks
         self.metrics = metrics
         self.announcer = Announcer(config, github, metrics)
         self._not_visible: set[str] | None = None  # issue keys GitHub last answered 404 for
@@ -180,12 +203,12 @@ class Reconciler:
 
     async def note_not_visible(self, ref: IssueRef) -> None:
         """GitHub answered 404: keep the record as it is; warn once per issue, count it, and
-        remember it in the journal (``check`` names it)."""
+        remember it in the watermarks (the journal: ``check`` names it)."""
         self.metrics.github_not_visible.inc()
         keys = await self._not_visible_keys()
         keys.add(ref.key)
         first = await asyncio.to_thread(
-            self.journal.note_not_visible, ref.key, ref.url, f"{ref.owner}/{ref.repo}"
+            self.watermarks.note_not_visible, ref.key, ref.url, f"{ref.owner}/{ref.repo}"
         )
         if first:
             log.warning(
@@ -201,11 +224,11 @@ class Reconciler:
         keys = await self._not_visible_keys()
         if ref.key in keys:
             keys.discard(ref.key)
-            await asyncio.to_thread(self.journal.clear_not_visible, ref.key)
+            await asyncio.to_thread(self.watermarks.clear_not_visible, ref.key)
 
     async def _not_visible_keys(self) -> set[str]:
         if self._not_visible is None:
-            rows = await asyncio.to_thread(self.journal.not_visible)
+            rows = await asyncio.to_thread(self.watermarks.not_visible)
             refs = (parse_issue_url(url) for url, _, _ in rows)
             self._not_visible = {ref.key for ref in refs if ref is not None}
         return self._not_visible
@@ -222,14 +245,12 @@ class Reconciler:
         if deleted:
             return IssueState(ref=ref, title=hint.title if hint else "", state="deleted")
         if self.github.can_read:
-            data = await self.github.get_issue(ref, installation_id)
-            if data is None:
-                return IssueState(ref=ref, title=hint.title if hint else "", state="deleted")
-            return IssueState.from_api(data, ref=parse_issue_url(data["html_url"]) or ref)
+            issue = await read_issue(self.github, ref, installation_id)
+            return issue or IssueState(ref=ref, title=hint.title if hint else "", state="deleted")
         if hint is None:
             return None
         if hint.updated_at and not await asyncio.to_thread(
-            self.journal.advance_watermark, ref.key, hint.updated_at
+            self.watermarks.advance_watermark, ref.key, hint.updated_at
         ):
             return None
         return hint

@@ -4,9 +4,9 @@ When every Project of an Engagement is Complete, the Engagement becomes Delivere
 Active Engagement's End is within ``renewal.days_before_end`` days, it becomes Needs
 renewal. Either transition creates, once, a Renewal Opportunity (Type Renewal, Stage
 Prospect) named after the Engagement, so Business Development sees it in their pipeline.
-The decisions are pure functions; :class:`RenewalSignal` applies them through a lane. The
-completion check runs as a Project listener of the reconciler; the date check runs on
-``serve``'s schedule and in ``sync``.
+The decisions are the pure functions of :mod:`bot.core.renewal_rules`;
+:class:`RenewalSignal` applies them through a lane. The completion check runs as a Project
+listener of the reconciler; the date check runs on ``serve``'s schedule and in ``sync``.
 """
 
 from __future__ import annotations
@@ -14,86 +14,25 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from typing import Any
+from datetime import date
 
 from bot.clients.airtable import AirtableLane
 from bot.config import Config
 from bot.core.completion import Transition
 from bot.core.projects import find_by_name
 from bot.core.records import Record
+from bot.core.renewal_rules import (
+    RenewalAction,
+    completion_status,
+    date_status,
+    projects_of,
+    renewal_name,
+    renewal_opportunity_fields,
+    today_utc,
+)
 from bot.sync.reconcile import ProjectUpdate
 
 log = logging.getLogger(__name__)
-
-RENEWAL_NAME = "{engagement} renewal"
-RENEWAL_TYPE = "Renewal"
-RENEWAL_STAGE = "Prospect"
-
-
-def renewal_name(engagement_name: str) -> str:
-    """The name of the Renewal Opportunity of an Engagement."""
-    return RENEWAL_NAME.format(engagement=engagement_name)
-
-
-def parse_date(value: Any) -> date | None:
-    """An Airtable date (``YYYY-MM-DD``, or a dateTime) as a date; None when empty or bad."""
-    if not value or not isinstance(value, str):
-        return None
-    try:
-        return date.fromisoformat(value[:10])
-    except ValueError:
-        return None
-
-
-def today_utc() -> date:
-    """Today's date in UTC (the dates of the base carry no time zone)."""
-    return datetime.now(UTC).date()
-
-
-def completion_status(
-    engagement: Mapping[str, Any], project_statuses: Iterable[str | None], config: Config
-) -> str | None:
-    """Delivered when the Engagement (Active or Needs renewal) has Projects, all Complete."""
-    statuses = config.statuses
-    current = engagement.get(config.fields.engagements.status)
-    if current not in (statuses.engagement.active, statuses.engagement.needs_renewal):
-        return None
-    seen = list(project_statuses)
-    if seen and all(s == statuses.project.complete for s in seen):
-        return statuses.engagement.delivered
-    return None
-
-
-def date_status(engagement: Mapping[str, Any], today: date, config: Config) -> str | None:
-    """Needs renewal when the Engagement is Active and its End is at most N days away."""
-    names = config.fields.engagements
-    if engagement.get(names.status) != config.statuses.engagement.active:
-        return None
-    end = parse_date(engagement.get(names.end))
-    if end is None or (end - today).days > config.renewal.days_before_end:
-        return None
-    return config.statuses.engagement.needs_renewal
-
-
-def projects_of(engagement_id: str, projects: Iterable[Record], config: Config) -> list[Record]:
-    """The Projects linked to an Engagement (read from the Projects side of the link)."""
-    link = config.fields.projects.engagement
-    return [p for p in projects if engagement_id in (p["fields"].get(link) or ())]
-
-
-@dataclass(frozen=True)
-class RenewalAction:
-    """One Engagement signalled: its new Status and its Renewal Opportunity."""
-
-    engagement_id: str
-    engagement: str
-    status: str
-    opportunity: str
-    opportunity_id: str | None  # None in a dry run, when it would be created
-    created: bool
 
 
 class RenewalSignal:
@@ -189,11 +128,7 @@ class RenewalSignal:
         if existing is None:
             existing = await lane.create(
                 self.config.tables.opportunities,
-                {
-                    names.opportunities.name: opportunity_name,
-                    names.opportunities.type: RENEWAL_TYPE,
-                    names.opportunities.stage: RENEWAL_STAGE,
-                },
+                renewal_opportunity_fields(opportunity_name, self.config),
             )
         log.info(
             "Engagement %s (%s) is now %s; Renewal Opportunity %s (%s)%s",

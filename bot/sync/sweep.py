@@ -1,13 +1,16 @@
-"""``sync``: make every deliverable true to its issue (backfill, drift repair), GitHub the truth.
+"""The sweep: make every deliverable true to its issue (backfill, drift repair), GitHub the truth.
 
+The engine of the ``sync`` command and of ``serve``'s schedule (both built by :mod:`bot.app`).
 A sync reads each base through its lane and each repository's issues from GitHub page by
 page, then plans: the deliverables whose fields differ from their issue, the issues that carry
 a project label (``labels.project_prefix`` + a Project's name) but have no deliverable yet,
 the Projects whose Status their deliverables no longer support, and the renewal signals due.
-A dry run prints the plan and writes nothing. Otherwise the plan is carried out through the
-bot's own :class:`Reconciler` (same lane: rate limit, batches of ten; same Project locks and
-completion comments), so re-running a sync, or resuming an interrupted one, converges to the
-same base. ``serve`` runs the same sync on a schedule.
+A label is matched as a label added live is (:func:`bot.core.projects.find_project`): a name
+no Project has, or several have, is reported, not linked. A dry run reports the plan and
+writes nothing. Otherwise the plan is carried out through the bot's own :class:`Reconciler`
+(same lane: rate limit, batches of ten; same Project locks, listeners and completion
+comments), so re-running a sync, or resuming an interrupted one, converges to the same base.
+What it did goes in a :class:`bot.sync.sweep_report.SyncReport`.
 """
 
 from __future__ import annotations
@@ -15,11 +18,10 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-import sys
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass
 from datetime import date
-from typing import Any, TextIO
+from typing import Any
 
 from bot.clients.airtable import AirtableError, AirtableLane
 from bot.clients.errors import (
@@ -29,214 +31,64 @@ from bot.clients.errors import (
     github_problem_for,
 )
 from bot.clients.github import GitHubGateway
-from bot.clients.reads import IssueIndex, base_ids, fetch_issues, installation_ids, read_base
+from bot.clients.reads import base_ids, fetch_issues, installation_ids, read_base
 from bot.config import Config
-from bot.core.completion import decide_project, progress
+from bot.core.completion import decide_project
 from bot.core.issue import IssueRef, IssueState, parse_issue_url
-from bot.core.projects import find_by_name, new_deliverable_fields
+from bot.core.labels import project_name
+from bot.core.progress import progress
+from bot.core.projects import find_project, new_deliverable_fields
 from bot.core.records import Record, airtable_now
 from bot.core.status import deliverable_state
 from bot.sync.reconcile import Reconciler
-from bot.sync.renewal import RenewalAction, RenewalSignal
+from bot.sync.renewal import RenewalSignal
+from bot.sync.sweep_report import (
+    Meter,
+    PlannedLink,
+    PlannedProject,
+    PlannedUpdate,
+    SilentMeter,
+    SyncReport,
+)
 
 log = logging.getLogger(__name__)
 
-NEEDS_GITHUB = (
-    "sync needs the GitHub App's credentials (GITHUB_APP_ID and GITHUB_PRIVATE_KEY or "
-    "GITHUB_PRIVATE_KEY_PATH): GitHub is the truth it syncs the base to"
-)
-UPDATE_LINE = "{verb} deliverable {record} ({ref}): {changes}"
-LINK_LINE = '{verb} {ref} "{title}" to Project {project} as {status}'
-PROJECT_LINE = "{verb} Project {project} from {old} to {new}"
-RENEWAL_LINE = '{verb} Engagement {engagement} {status}; Renewal Opportunity "{opportunity}" {what}'
-UNKNOWN_PROJECT_LINE = '{ref} has the label "{label}" but no Project is named "{name}"'
-UNINSTALLED_LINE = "skipped {count} deliverable(s) in {repo}: the App is not installed there"
-NOT_VISIBLE_LINE = (
-    "left as they are: {count} deliverable(s) in {repo}, GitHub answers 404 (the App is not "
-    "installed there, cannot see a private repository, or the URL is wrong): {records}"
-)
-UNREADABLE_LINE = (
-    "left as they are: {count} deliverable(s) in {what}, GitHub could not be read: {reason}"
-)
-UNREADABLE_ISSUE_LINE = (
-    "left as it is: the deliverable of {what}, GitHub could not be read: {reason}"
-)
-SUMMARY_HEADER = "sync summary{dry}:"
-SUMMARY_LINE = "  {kind}: {count}"
-UNREACHED_HEADER = "could not reach ({count}; everything else was synced):"
-UNREACHED_LINE = "  {what}: {reason}"
 INSTALLATIONS_FAILED = "listing the App's installations"
 REPOSITORIES_FAILED = "listing the repositories of installation {id}"
 CONCURRENCY = 20  # reconciles in flight at once; enough to fill batches of ten
 
-# Field kinds reported in the summary, by the DeliverableFields attribute that holds them.
-_KINDS = {"status": "status", "completed": "completed", "name": "title", "assignees": "assignees"}
 
-
-class Progress:
-    """Progress through the planned work: a tqdm bar on a terminal, plain lines otherwise."""
-
-    def __init__(self, stream: TextIO | None = None, *, every: int = 10) -> None:
-        self.stream = stream if stream is not None else sys.stderr
-        self.every = every
-        self._bar: Any = None
-        self._done = 0
-        self._total = 0
-        self._label = ""
-
-    def start(self, label: str, total: int) -> None:
-        """Begin a phase of ``total`` steps."""
-        self._label, self._total, self._done = label, total, 0
-        if total and self.stream.isatty():
-            from tqdm import tqdm
-
-            self._bar = tqdm(total=total, desc=label, file=self.stream, unit="item")
-        elif total:
-            print(f"{label}: 0/{total}", file=self.stream, flush=True)
-
-    def step(self) -> None:
-        """One step done."""
-        self._done += 1
-        if self._bar is not None:
-            self._bar.update(1)
-        elif self._done % self.every == 0 or self._done == self._total:
-            print(f"{self._label}: {self._done}/{self._total}", file=self.stream, flush=True)
-
-    def note(self, text: str) -> None:
-        """A line about what is happening (reading a repository, ...)."""
-        if self._bar is not None:
-            self._bar.write(text, file=self.stream)
-        else:
-            print(text, file=self.stream, flush=True)
-
-    def close(self) -> None:
-        """End the phase."""
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
-
-
-class SilentProgress(Progress):
-    """No output at all (the scheduled sync of ``serve`` logs instead)."""
-
-    def start(self, label: str, total: int) -> None:
-        """Nothing to show."""
-
-    def step(self) -> None:
-        """Nothing to show."""
-
-    def note(self, text: str) -> None:
-        """Logged at debug level."""
-        log.debug("%s", text)
-
-
-@dataclass(frozen=True)
-class PlannedUpdate:
-    """A deliverable whose fields differ from its issue."""
-
-    record: Record
-    ref: IssueRef
-    changes: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class PlannedLink:
-    """A labelled issue with no deliverable: the record to create."""
-
-    ref: IssueRef
-    project: Record
-    fields: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class PlannedProject:
-    """A Project whose Status its deliverables no longer support."""
-
-    project: Record
-    old: str | None
-    new: str
-    ref: IssueRef
-
-
-@dataclass
-class SyncReport:
-    """What a sync did (or, in a dry run, would do): lines to print and counts by kind."""
-
-    dry_run: bool
-    lines: list[str] = field(default_factory=list)
-    counts: collections.Counter[str] = field(default_factory=collections.Counter)
-    unreached: list[tuple[str, str]] = field(default_factory=list)  # (what, why)
-
-    @property
-    def complete(self) -> bool:
-        """Whether everything was reached (nothing skipped for a failure or a 404)."""
-        return not self.unreached
-
-    def skip(self, what: str, reason: str) -> None:
-        """Record something the sync could not reach, and why; the rest goes on."""
-        self.unreached.append((what, reason))
-
-    def summary(self) -> str:
-        """The counts by kind, one per line, then what could not be reached and why."""
-        out = [SUMMARY_HEADER.format(dry=" (dry run: nothing written)" if self.dry_run else "")]
-        for kind, count in self.counts.items():
-            out.append(SUMMARY_LINE.format(kind=kind, count=count))
-        if self.unreached:
-            out.append(UNREACHED_HEADER.format(count=len(self.unreached)))
-            out.extend(UNREACHED_LINE.format(what=w, reason=r) for w, r in self.unreached)
-        return "\n".join(out)
-
-
-def _record_name(config: Config, table: str, record: Record) -> str:
-    name = record["fields"].get(getattr(config.fields, table).name) or "(unnamed)"
-    return f'"{name}" ({record["id"]})'
-
-
-def _describe(config: Config, record: Record, changes: dict[str, Any]) -> str:
-    parts = []
-    for field_name, new in changes.items():
-        old = record["fields"].get(field_name)
-        parts.append(f"{field_name} {old or 'empty'} → {new or 'empty'}")
-    return ", ".join(parts)
-
-
-def project_label(labels: tuple[str, ...], prefix: str) -> str | None:
-    """The Project named by the first label starting with ``prefix`` (case-insensitive)."""
+def _first_project_label(labels: tuple[str, ...], prefix: str) -> tuple[str, str] | None:
+    """The first project label and the name it gives (:func:`bot.core.labels.project_name`)."""
     for label in labels:
-        if label.lower().startswith(prefix.lower()) and label[len(prefix) :].strip():
-            return label
+        name = project_name(label, prefix)
+        if name is not None:
+            return label, name
     return None
 
 
+@dataclass
 class Syncer:
     """Plans and carries out a sync of every base the configuration names."""
 
-    def __init__(
-        self,
-        config: Config,
-        *,
-        lane_for: Callable[[str], AirtableLane],
-        github: GitHubGateway,
-        reconciler: Reconciler,
-        renewal: RenewalSignal,
-    ) -> None:
-        self.config = config
-        self.lane_for = lane_for
-        self.github = github
-        self.reconciler = reconciler
-        self.renewal = renewal
+    config: Config
+    _: KW_ONLY
+    lane_for: Callable[[str], AirtableLane]
+    github: GitHubGateway
+    reconciler: Reconciler
+    renewal: RenewalSignal
 
     async def run(
         self,
         *,
         repo: tuple[str, str] | None = None,
         dry_run: bool = False,
-        progress_to: Progress | None = None,
+        meter: Meter | None = None,
         today: date | None = None,
     ) -> SyncReport:
         """Sync every base (only ``repo``'s issues when given); returns what changed."""
         report = SyncReport(dry_run)
-        shown = progress_to or SilentProgress()
+        shown = meter or SilentMeter()
         bases = base_ids(self.config)
         for base_id in bases:
             try:
@@ -248,7 +100,7 @@ class Syncer:
                 report.skip(f"base {base_id}", airtable_problem_for(self.config, exc))
         return report
 
-    async def _installations(self, shown: Progress) -> dict[str, int]:
+    async def _installations(self, shown: Meter) -> dict[str, int]:
         """The App's installations; without them nothing can be read, so this one fails."""
         shown.note("asking GitHub for the App's installations")
         try:
@@ -263,7 +115,7 @@ class Syncer:
         lane: AirtableLane,
         repo: tuple[str, str] | None,
         dry_run: bool,
-        shown: Progress,
+        shown: Meter,
         report: SyncReport,
         today: date | None,
     ) -> None:
@@ -313,13 +165,9 @@ class Syncer:
                 f"reading the issues of {name} ({n}/{total})"
             ),
         )
-        for repo_name, count in index.uninstalled.items():
-            report.lines.append(UNINSTALLED_LINE.format(count=count, repo=repo_name))
-            report.counts["skipped: App not installed"] += count
-            if count:
-                report.skip(repo_name, f"the App is not installed there ({count} deliverable(s))")
-        self._report_not_visible(in_scope, index.not_visible, report)
-        self._report_unreadable(index, report)
+        report.uninstalled(index.uninstalled)
+        report.not_visible(config, in_scope, index.not_visible)
+        report.unreadable(index.unreadable)
         if not dry_run:
             for _, ref in in_scope:
                 if ref.key in index.not_visible:
@@ -334,89 +182,11 @@ class Syncer:
         projects, touched = self._plan_projects(
             data.projects, data.deliverables, scope, updates, links
         )
-        verb = "would update" if dry_run else "updated"
-        for u in updates:
-            report.lines.append(
-                UPDATE_LINE.format(
-                    verb=verb,
-                    record=_record_name(config, "deliverables", u.record),
-                    ref=u.ref,
-                    changes=_describe(config, u.record, u.changes),
-                )
-            )
-            for attribute, kind in _KINDS.items():
-                if getattr(names, attribute) in u.changes:
-                    report.counts[f"deliverable {kind} changed"] += 1
-        report.counts["deliverables updated"] += len(updates)
-        for link in links:
-            report.lines.append(
-                LINK_LINE.format(
-                    verb="would link" if dry_run else "linked",
-                    ref=link.ref,
-                    title=link.fields[names.name],
-                    project=_record_name(config, "projects", link.project),
-                    status=link.fields[names.status],
-                )
-            )
-        report.counts["deliverables linked"] += len(links)
-        for p in projects:
-            report.lines.append(
-                PROJECT_LINE.format(
-                    verb="would move" if dry_run else "moved",
-                    project=_record_name(config, "projects", p.project),
-                    old=p.old or "empty",
-                    new=p.new,
-                )
-            )
-        report.counts["projects updated"] += len(projects)
+        report.plan(config, updates, links, projects)
         if not dry_run:
             await self._apply(lane, updates, links, touched, index.installations, shown, report)
-        actions = await self.renewal.check_all(lane, today=today, dry_run=dry_run)
-        self._report_renewals(actions, dry_run, report)
-        for kind in [k for k, v in report.counts.items() if v == 0]:
-            del report.counts[kind]
-
-    def _report_not_visible(
-        self,
-        in_scope: list[tuple[Record, IssueRef]],
-        not_visible: dict[str, IssueRef],
-        report: SyncReport,
-    ) -> None:
-        """Name the deliverables whose issues GitHub answered 404 for, by repository."""
-        by_repo: dict[str, list[str]] = collections.defaultdict(list)
-        for record, ref in in_scope:
-            if ref.key in not_visible:
-                by_repo[f"{ref.owner}/{ref.repo}"].append(
-                    _record_name(self.config, "deliverables", record)
-                )
-        for repo_name, records in sorted(by_repo.items()):
-            report.lines.append(
-                NOT_VISIBLE_LINE.format(
-                    count=len(records), repo=repo_name, records=", ".join(records)
-                )
-            )
-            report.counts["skipped: not visible on GitHub (404)"] += len(records)
-            report.skip(
-                repo_name,
-                f"GitHub answers 404: the App is not installed there, cannot see it, or it "
-                f"does not exist ({len(records)} deliverable(s))",
-            )
-
-    def _report_unreadable(self, index: IssueIndex, report: SyncReport) -> None:
-        """Name each repository or issue GitHub failed to give, and why."""
-        for item in index.unreadable:
-            if "#" in item.what:
-                report.lines.append(
-                    UNREADABLE_ISSUE_LINE.format(what=item.what, reason=item.reason)
-                )
-            else:
-                report.lines.append(
-                    UNREADABLE_LINE.format(
-                        count=item.deliverables, what=item.what, reason=item.reason
-                    )
-                )
-            report.counts["skipped: GitHub could not be read"] += item.deliverables
-            report.skip(item.what, item.reason)
+        report.renewals(await self.renewal.check_all(lane, today=today, dry_run=dry_run))
+        report.drop_empty_counts()
 
     def _plan_updates(
         self, in_scope: list[tuple[Record, IssueRef]], states: dict[str, IssueState]
@@ -450,6 +220,7 @@ class Syncer:
             ref = parse_issue_url(str(record["fields"].get(names.issue) or ""))
             if ref:
                 linked.add(ref.key)
+        by_id = {project["id"]: project for project in projects}
         planned = []
         for key, issue_data in sorted(raw.items()):
             issue = IssueState.from_api(issue_data)
@@ -457,19 +228,19 @@ class Syncer:
                 continue
             if repo and (issue.ref.owner.lower(), issue.ref.repo.lower()) != repo:
                 continue
-            label = project_label(issue.labels, config.labels.project_prefix)
-            if label is None:
+            named = _first_project_label(issue.labels, config.labels.project_prefix)
+            if named is None:
                 continue
-            project_name = label[len(config.labels.project_prefix) :].strip()
-            project = find_by_name(projects, config.fields.projects.name, project_name)
-            if project is None:
-                report.lines.append(
-                    UNKNOWN_PROJECT_LINE.format(ref=issue.ref, label=label, name=project_name)
-                )
-                report.counts["labelled issues naming no Project (skipped)"] += 1
+            label, name = named
+            # The rule of a label added live (handlers.labels): one Project of that name.
+            match = find_project(by_id, name, config.fields.projects.name)
+            if match.project is None:
+                report.unmatched_label(issue.ref, label, name, match)
                 continue
-            fields = new_deliverable_fields(config, issue.ref, project["id"], issue, airtable_now())
-            planned.append(PlannedLink(issue.ref, project, fields))
+            fields = new_deliverable_fields(
+                config, issue.ref, match.project["id"], issue, airtable_now()
+            )
+            planned.append(PlannedLink(issue.ref, match.project, fields))
         return planned
 
     def _plan_projects(
@@ -524,7 +295,7 @@ class Syncer:
         links: list[PlannedLink],
         projects: dict[str, IssueRef],
         installations: dict[str, int],
-        shown: Progress,
+        shown: Meter,
         report: SyncReport,
     ) -> None:
         """Carry out the plan: reconciles and creations concurrently (so writes batch), then
@@ -578,24 +349,6 @@ class Syncer:
         finally:
             shown.close()
 
-    def _report_renewals(
-        self, actions: list[RenewalAction], dry_run: bool, report: SyncReport
-    ) -> None:
-        for action in actions:
-            what = ("would be created" if dry_run else "created") if action.created else "exists"
-            report.lines.append(
-                RENEWAL_LINE.format(
-                    verb="would mark" if dry_run else "marked",
-                    engagement=f'"{action.engagement}" ({action.engagement_id})',
-                    status=action.status,
-                    opportunity=action.opportunity,
-                    what=what,
-                )
-            )
-            report.counts["engagements signalled for renewal"] += 1
-            if action.created:
-                report.counts["renewal opportunities created"] += 1
-
 
 async def run_schedule(syncer: Syncer, interval_hours: float, *, can_read: bool) -> None:
     """``serve``'s timer: every ``interval_hours``, sync (or, without GitHub, only the renewal
@@ -623,49 +376,3 @@ async def run_schedule(syncer: Syncer, interval_hours: float, *, can_read: bool)
                 interval_hours,
             )
             log.debug("scheduled sync failure", exc_info=True)
-
-
-async def sync_command(
-    config: Config,
-    *,
-    repo: tuple[str, str] | None,
-    dry_run: bool,
-    out: TextIO,
-    progress_to: Progress | None = None,
-) -> int:
-    """``deliverables-bot sync``: run one sync, print each change and the summary; exit code."""
-    from bot.clients.reads import open_runtime
-    from bot.intake.journal import Journal
-    from bot.sync.link import ProgressComments
-
-    if not config.has_github_app:
-        print(f"error: {NEEDS_GITHUB}", file=sys.stderr)
-        return 2
-    async with open_runtime(config) as runtime:
-        # The data folder's journal: where issues GitHub answers 404 for are remembered, for
-        # `serve` and `check` to see too.
-        with Journal(config.journal_path) as journal:
-            reconciler = Reconciler(
-                config,
-                lanes=runtime.lanes,
-                github=runtime.github,
-                journal=journal,
-                metrics=runtime.metrics,
-            )
-            renewal = RenewalSignal(config)
-            reconciler.project_listeners.append(ProgressComments(config, runtime.github))
-            reconciler.project_listeners.append(renewal.on_project_update)
-            syncer = Syncer(
-                config,
-                lane_for=runtime.lanes.for_base,
-                github=runtime.github,
-                reconciler=reconciler,
-                renewal=renewal,
-            )
-            report = await syncer.run(
-                repo=repo, dry_run=dry_run, progress_to=progress_to or Progress()
-            )
-    for line in report.lines:
-        print(line, file=out)
-    print(report.summary(), file=out)
-    return 0 if report.complete else 1

@@ -1,1 +1,1 @@
-"""cli."""
+"""Tests of :mod:`bot.cli`, one file per module (or per concern of a module)."""

@@ -1,115 +1,19 @@
-"""``audit``: each rule of DESIGN.md section 1 as a pure check, and the command end to end."""
+"""``audit``: the result as text and JSON, and the command end to end (the rules themselves
+are tested in tests/core/test_audit_rules.py)."""
 
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
-from typing import Any
-
-import pytest
 
 from bot.airtable_local.thread import LocalAirtable
-from bot.cli.audit import RULES, AuditContext, render_json, render_text, run_audit
-from bot.config import Config
-from bot.core.issue import IssueRef, IssueState
-from bot.core.records import BaseData
-from tests.operator_helpers import OWNER, REPO, operator_env, record_id, run_bot, seed
-from tests.standins.github_standin import GitHubStandIn
-
-TODAY = date(2026, 6, 1)
-CONFIG = Config()
-ISSUE = f"https://github.com/{OWNER}/{REPO}/issues/"
-
-
-def rec(record_id: str, **fields: Any) -> dict[str, Any]:
-    """A record as plain data."""
-    return {"id": record_id, "fields": fields}
-
-
-def clean_data() -> BaseData:
-    """A base that breaks no rule: the demo base's chain, plus a Renewal without a contract."""
-    return BaseData(
-        opportunities=[
-            rec("recOpp1", Name="Uni", Type="New", Stage="Closed-Won", Contracts=["recCon1"]),
-            rec("recOpp2", Name="Uni again", Type="Renewal", Stage="Closed-Won"),
-            rec("recOpp3", Name="Maybe", Type="New", Stage="Prospect"),
-        ],
-        contracts=[rec("recCon1", Name="MOU", Kind="MOU", Opportunity=["recOpp1"])],
-        engagements=[
-            rec(
-                "recEng1",
-                Name="Uni 2026",
-                Opportunity=["recOpp1"],
-                Start="2026-01-01",
-                End="2026-12-31",
-                Status="Active",
-            ),
-            rec(
-                "recEng2",
-                Name="Uni 2025",
-                Opportunity=["recOpp2"],
-                Start="2025-01-01",
-                End="2025-12-31",
-                Status="Ended",
-            ),
-        ],
-        projects=[
-            rec(
-                "recPrj1",
-                Name="Hub",
-                Engagement=["recEng1"],
-                **{"Statement of Work": "https://example.org/sow"},
-                Status="In progress",
-            )
-        ],
-        deliverables=[
-            rec(
-                "recDel1",
-                Name="Deploy",
-                Project=["recPrj1"],
-                Status="Done",
-                **{"GitHub Issue": ISSUE + "1"},
-            )
-        ],
-    )
-
-
-def closed_issue(number: int) -> IssueState:
-    """A closed-as-completed issue."""
-    return IssueState(
-        ref=IssueRef(OWNER, REPO, number), title="x", state="closed", state_reason="completed"
-    )
-
-
-def broken(rule: str) -> tuple[BaseData, dict[str, IssueState]]:
-    """The clean base changed so that exactly ``rule`` is broken, once."""
-    d = clean_data()
-    issues = {IssueRef(OWNER, REPO, 1).key: closed_issue(1)}
-    if rule == "new-won-without-contract":
-        d.opportunities[0]["fields"].pop("Contracts")
-        d.contracts.clear()
-    elif rule == "engagement-opportunity-not-won":
-        d.opportunities[1]["fields"]["Stage"] = "Proposal"
-    elif rule == "opportunity-several-engagements":
-        d.engagements[1]["fields"]["Opportunity"] = ["recOpp1"]
-    elif rule == "engagement-opportunity-count":
-        d.engagements[1]["fields"].pop("Opportunity")
-    elif rule == "engagement-without-dates":
-        d.engagements[1]["fields"].pop("End")
-    elif rule == "project-engagement-count":
-        d.projects[0]["fields"]["Engagement"] = ["recEng1", "recEng2"]
-    elif rule == "project-without-sow":
-        d.projects[0]["fields"].pop("Statement of Work")
-    elif rule == "deliverable-project-count":
-        d.deliverables[0]["fields"].pop("Project")
-    elif rule == "deliverable-without-issue":
-        d.deliverables[0]["fields"]["GitHub Issue"] = "not a url"
-    elif rule == "deliverable-status-disagrees":
-        d.deliverables[0]["fields"]["Status"] = "In progress"
-    elif rule == "engagement-past-end-incomplete":
-        d.engagements[0]["fields"]["End"] = "2026-05-31"
-    return d, issues
+from bot.cli.audit import render_json, render_text
+from bot.core.audit_result import run_audit
+from bot.core.audit_rules import RULES, AuditContext
+from tests.constants import OWNER, REPO
+from tests.core.audit_data import CONFIG, ISSUE, TODAY, broken, clean_data, rec
+from tests.operator_helpers import operator_env, record_id, run_bot, seed
+from tests.standins.github import GitHubStandIn
 
 
 def test_clean_data_breaks_no_rule() -> None:
@@ -117,33 +21,6 @@ def test_clean_data_breaks_no_rule() -> None:
     result = run_audit(AuditContext(data, CONFIG, TODAY, issues))
     assert result.ok, render_text(result)
     assert render_text(result).endswith(f"all {len(RULES)} rules hold")
-
-
-@pytest.mark.parametrize("rule", [r.name for r in RULES])
-def test_each_rule_is_broken_once_by_its_data(rule: str) -> None:
-    data, issues = broken(rule)
-    result = run_audit(AuditContext(data, CONFIG, TODAY, issues))
-    broken_rules = {r.rule.name: r.violations for r in result.results if r.violations}
-    assert list(broken_rules) == [rule]
-    (violation,) = broken_rules[rule]
-    assert violation.records, "a violation names its records"
-    assert all(ref.id.startswith("rec") and ref.name for ref in violation.records)
-    assert violation.records[0].id in violation.message
-
-
-def test_messages_name_records_and_what_is_wrong() -> None:
-    data, issues = broken("opportunity-several-engagements")
-    result = run_audit(AuditContext(data, CONFIG, TODAY, issues))
-    (v,) = next(r.violations for r in result.results if r.violations)
-    assert v.message == (
-        'Opportunity "Uni" (recOpp1) has 2 Engagements: "Uni 2026" (recEng1), "Uni 2025" (recEng2)'
-    )
-    data, issues = broken("deliverable-status-disagrees")
-    result = run_audit(AuditContext(data, CONFIG, TODAY, issues))
-    (v,) = next(r.violations for r in result.results if r.violations)
-    assert "says In progress but its issue example-org/infrastructure#1 is closed (Done)" in (
-        v.message
-    )
 
 
 def test_status_rule_is_skipped_with_a_note_without_github() -> None:
@@ -156,16 +33,6 @@ def test_status_rule_is_skipped_with_a_note_without_github() -> None:
     document = json.loads(render_json(result))
     rule = next(r for r in document["rules"] if r["name"] == "deliverable-status-disagrees")
     assert rule["skipped"] and rule["ok"]
-
-
-def test_several_opportunities_and_no_start_are_named() -> None:
-    data = clean_data()
-    data.engagements[0]["fields"]["Opportunity"] = ["recOpp1", "recOpp2"]
-    data.engagements[0]["fields"].pop("Start")
-    result = run_audit(AuditContext(data, CONFIG, TODAY, None))
-    messages = [v.message for r in result.results for v in r.violations]
-    assert 'Engagement "Uni 2026" (recEng1) has 2 Opportunities' in messages
-    assert 'Engagement "Uni 2026" (recEng1) has no Start' in messages
 
 
 def test_renewal_states_are_reported() -> None:

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from bot.airtable_local.thread import LocalAirtable
-from bot.cli.check import compare_schema, expected_schema
+from bot.cli.base_schema import compare_schema, expected_schema
 from bot.config import Config
 from tests.operator_helpers import SECRET, operator_env, run_bot
-from tests.standins.github_standin import GitHubStandIn
+from tests.standins.github import GitHubStandIn
 
 TOKEN = "patCheckTest.secret-token-value"
 SCHEMA = Path(__file__).resolve().parents[2] / "bot" / "airtable_local" / "data" / "schema.json"

@@ -18,10 +18,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pyairtable
 import pytest
@@ -32,26 +31,25 @@ from bot import __version__
 from bot.airtable_local.thread import LocalAirtable
 from bot.config import DEMO_BASE_ID
 from bot.intake.journal import Journal
-from tests.standins.github_standin import GitHubStandIn
+from tests.constants import DELIVERABLES, DEMO_PROJECT, OWNER, PROJECTS, REPO
+from tests.processes import (
+    BOT,
+    STOP_TIMEOUT,
+    WORK_TIMEOUT,
+    background,
+    free_port,
+    wait_until,
+)
+from tests.standins.github import GitHubStandIn
 from tests.webhooks import issues_event, make_issue, post_delivery_sync
 
-BOT = (sys.executable, "-m", "bot")
 CONSOLE_SCRIPT = Path(sys.executable).with_name("deliverables-bot")
-OWNER, REPO = "example-org", "infrastructure"
-DELIVERABLES = "Project Deliverables"
-PROJECTS = "Projects"
-DEMO_PROJECT = "Setup workshop hub"
 SECRET = "cli-test-webhook-secret"
 
 RUN_TIMEOUT = 20.0  # a command that should exit at once
-START_TIMEOUT = 15.0  # a server printing its banner and answering /healthz
-WORK_TIMEOUT = 20.0  # deliveries worked on (the demo's Airtable allows 5 requests/s)
-STOP_TIMEOUT = 10.0  # a server stopping after a signal
 
 # What the sub-commands of DESIGN.md section 5 are called.
 COMMANDS = ("serve", "airtable-local", "deliveries", "demo-deliver")
-
-T = TypeVar("T")
 
 
 # -- running the program ------------------------------------------------------------------
@@ -89,144 +87,6 @@ def run(
         timeout=timeout,
         stdin=subprocess.DEVNULL,
     )
-
-
-def wait_until(
-    check: Callable[[], T | None], *, timeout: float, what: str, detail: Callable[[], str] = str
-) -> T:
-    """Poll ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}\n{detail()}")
-        time.sleep(0.05)
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class BotProcess:
-    """A long-running command (``serve``, ``airtable-local``) in the background.
-
-    Its stdout and stderr go to files in ``folder``, so a full pipe can never block it and
-    the output can be read at any time.
-    """
-
-    def __init__(self, args: Sequence[str], *, env: dict[str, str], folder: Path, name: str):
-        self.args = list(args)
-        self.stdout_path = folder / f"{name}.stdout"
-        self.stderr_path = folder / f"{name}.stderr"
-        with self.stdout_path.open("wb") as out, self.stderr_path.open("wb") as err:
-            self.proc = subprocess.Popen(
-                [*BOT, *args], env=env, cwd=folder, stdout=out, stderr=err, stdin=subprocess.DEVNULL
-            )
-
-    @property
-    def pid(self) -> int:
-        """The process id."""
-        return self.proc.pid
-
-    def stdout(self) -> str:
-        """Everything printed on stdout so far."""
-        return self.stdout_path.read_text(encoding="utf-8", errors="replace")
-
-    def stderr(self) -> str:
-        """Everything printed on stderr (the log) so far."""
-        return self.stderr_path.read_text(encoding="utf-8", errors="replace")
-
-    def output(self) -> str:
-        """Both streams, for a failure message."""
-        code = self.proc.poll()
-        state = "running" if code is None else f"exited with {code}"
-        return (
-            f"--- {' '.join(self.args)} ({state})\n--- stdout:\n{self.stdout()}\n"
-            f"--- stderr:\n{self.stderr()}"
-        )
-
-    def wait_for_stdout(self, text: str, timeout: float = START_TIMEOUT) -> str:
-        """Wait until stdout contains ``text``; return stdout. Fails if the process exits."""
-
-        def printed() -> str | None:
-            out = self.stdout()
-            if text in out:
-                return out
-            if self.proc.poll() is not None:
-                pytest.fail(f"the process exited before printing {text!r}\n{self.output()}")
-            return None
-
-        return wait_until(printed, timeout=timeout, what=repr(text), detail=self.output)
-
-    def wait_for_log(self, text: str, timeout: float = WORK_TIMEOUT) -> str:
-        """Wait until stderr (the log) contains ``text``; return it."""
-
-        def logged() -> str | None:
-            log = self.stderr()
-            return log if text in log else None
-
-        return wait_until(
-            logged,
-            timeout=timeout,
-            what=f"{text!r} in the log",
-            detail=self.output,
-        )
-
-    def wait_http_ok(self, url: str, timeout: float = START_TIMEOUT) -> requests.Response:
-        """Wait until ``GET url`` answers 200."""
-
-        def answered() -> requests.Response | None:
-            if self.proc.poll() is not None:
-                pytest.fail(f"the process exited before {url} answered\n{self.output()}")
-            try:
-                response = requests.get(url, timeout=2)
-            except requests.ConnectionError:
-                return None
-            return response if response.status_code == 200 else None
-
-        return wait_until(answered, timeout=timeout, what=f"200 from {url}", detail=self.output)
-
-    def signal(self, signum: int, timeout: float = STOP_TIMEOUT) -> int:
-        """Send ``signum`` and wait (bounded) for the exit; return the exit code."""
-        self.proc.send_signal(signum)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"still running {timeout:.0f}s after signal {signum}\n{self.output()}")
-
-    def stop(self) -> None:
-        """Stop the process if it still runs: SIGTERM, then SIGKILL."""
-        if self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-
-    def __enter__(self) -> BotProcess:
-        """Use as a context manager; the process is stopped on exit."""
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        """Stop the process."""
-        self.stop()
-
-
-@contextmanager
-def background(
-    *args: str, env: dict[str, str], folder: Path, name: str = "bot"
-) -> Iterator[BotProcess]:
-    """Start a long-running command; it is stopped when the block ends, however it ends."""
-    process = BotProcess(args, env=env, folder=folder, name=name)
-    with process:
-        yield process
 
 
 def one_line(text: str) -> str:
@@ -444,6 +304,51 @@ def test_demo_deliver_errors(
     assert result.returncode == code, result
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_demo_deliver_sends_every_action_the_bot_handles(tmp_path: Path, data: Path) -> None:
+    port = free_port()
+    env = bot_env(data)
+    webhook = f"http://127.0.0.1:{port}/webhook"
+    with background("serve", "--demo", "--port", str(port), env=env, folder=tmp_path) as bot:
+        bot.wait_for_stdout("Ctrl-C stops.")
+        for action in ("assigned", "unassigned", "closed", "reopened"):
+            sent = run("demo-deliver", action, "2", "--url", webhook, env=env, cwd=tmp_path)
+            assert sent.returncode == 0, sent
+            status, answer = one_line(sent.stdout).split(" ", 1)
+            assert status == "202", sent.stdout
+            delivery_id = json.loads(answer)["delivery"]
+            bot.wait_for_log(f"delivery {delivery_id}: issues.{action} {OWNER}/{REPO}#2 → ")
+        assert "Traceback" not in bot.stderr()
+
+
+def test_the_log_lines_of_a_delivery_name_it(tmp_path: Path, data: Path) -> None:
+    delivery_id = "log-5e1f-delivery"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = bot_env(data, GITHUB_WEBHOOK_SECRET=SECRET)
+    with background("serve", "--demo", "--port", str(port), env=env, folder=tmp_path) as bot:
+        bot.wait_for_stdout("Ctrl-C stops.")
+        bot.wait_http_ok(f"{base}/healthz")
+        issue = make_issue(OWNER, REPO, 1, title="Deploy the hub", assignees=["alice"])
+        response = post_delivery_sync(
+            f"{base}/webhook",
+            "issues",
+            issues_event("closed", issue),
+            secret=SECRET,
+            delivery_id=delivery_id,
+        )
+        assert response.status_code == 202, response.text
+        log = bot.wait_for_log(f"issues.closed {OWNER}/{REPO}#1 → updated")
+
+    lines = log.splitlines()
+    handling = [line for line in lines if f"{OWNER}/{REPO}#1" in line]
+    assert len(handling) >= 2, log  # the deliverable's update, and the handler's outcome
+    for line in handling:
+        assert f"[delivery {delivery_id}]: " in line, line
+    starting = [line for line in lines if "no GitHub App credentials" in line]
+    assert starting, log
+    assert not [line for line in starting if "[delivery" in line], log
 
 
 # -- 3. crash safety: a delivery answered 202 survives SIGKILL ------------------------------

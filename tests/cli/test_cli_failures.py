@@ -20,9 +20,12 @@ from pathlib import Path
 import pytest
 
 from bot.airtable_local.thread import LocalAirtable
-from tests.operator_helpers import OWNER, REPO, SECRET, operator_env, records, run_bot, seed
+from tests.constants import OWNER, REPO
+from tests.operator_helpers import SECRET, operator_env, records, run_bot, seed
+from tests.processes import background, free_port
 from tests.standins.fault_proxy import FaultProxy
-from tests.standins.github_standin import GitHubStandIn
+from tests.standins.github import GitHubStandIn
+from tests.webhooks import issues_event, post_delivery_sync
 
 # Short timeouts, so "never answers" is seen in a second, and a short 429 pause.
 FAST_TOML = """
@@ -37,13 +40,6 @@ penalty_seconds = 0.1
 ISSUES = rf"^/repos/{OWNER}/{REPO}/issues$"
 INSTALLATIONS = r"^/app/installations$"
 HTML = "<html><body><h1>502 Bad Gateway</h1><p>nginx</p></body></html>"
-
-
-def free_port() -> int:
-    """A port on 127.0.0.1 nothing listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class PageServer:
@@ -581,9 +577,6 @@ def test_a_retried_delivery_logs_one_line_with_attempt_and_next_time(
     fault: Callable[[GitHubStandIn], None],
     expected: str,
 ) -> None:
-    from tests.cli.test_cli import background
-    from tests.webhooks import issues_event, post_delivery_sync
-
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with background("serve", "--port", str(port), env=env_for(), folder=tmp_path) as bot:

@@ -13,8 +13,9 @@ from markdown_it import MarkdownIt
 from bot.airtable_local.thread import LocalAirtable
 from bot.core.markdown import ZERO_WIDTH_JOINER
 from tests.bot_fixtures import StartBot, issue_url
-from tests.commenting import OWNER, REPO, add_project, comment, replies
-from tests.standins.github_standin import GitHubStandIn
+from tests.commenting import add_project, comment, replies
+from tests.constants import OWNER, REPO
+from tests.standins.github import GitHubStandIn
 from tests.webhooks import issues_event
 
 MENTION = "@org/everyone"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.airtable_local.thread import LocalAirtable
-from bot.cli.report import ReportError, build_report, render_html, render_markdown, text_bar
+from bot.cli.report import ReportError, build_report, render_html, render_markdown
 from bot.config import Config
 from bot.core.records import BaseData
 from tests.operator_helpers import operator_env, run_bot
@@ -106,13 +106,11 @@ def test_markdown() -> None:
         in md
     )
     assert (
-        f"`{text_bar(1, 2)}` 1/2 done · In progress · [Statement of Work](https://example.org/sow)"
+        "`██████████░░░░░░░░░░` 1/2 done · In progress · [Statement of Work](https://example.org/sow)"
         in md
     )
     assert f"| Login \\| SSO | [example-org/infrastructure#2]({ISSUE}2) | In progress | — |" in md
     assert "1/1 done · completed 2026-03-01" in md
-    assert text_bar(1, 2, width=4) == "██░░"
-    assert text_bar(0, 0, width=2) == "░░"
 
 
 def test_html_is_self_contained_and_escaped() -> None:
@@ -192,7 +190,7 @@ def test_report_covers_every_base_of_the_configuration(
     tmp_path: Path, local_airtable: LocalAirtable
 ) -> None:
     # A second base, for another GitHub owner, in the same embedded server.
-    second = local_airtable.store.seed("demo", base_id="appSecondBase0001")
+    second = local_airtable.seed("demo", base_id="appSecondBase0001")
     engagement = local_airtable.table("Engagements", base_id=second).first()
     assert engagement is not None
     local_airtable.table("Engagements", base_id=second).update(

@@ -1,1 +1,1 @@
-"""clients."""
+"""Tests of :mod:`bot.clients`, one file per module (or per concern of a module)."""

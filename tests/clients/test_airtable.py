@@ -1,28 +1,18 @@
-"""The Airtable lane against the embedded server: batching, caching, refusals."""
+"""The Airtable lane against the embedded server: batching, caching, refusals, and the
+failures a fault proxy in between makes (429s, error answers, a dropped connection)."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
 from bot.airtable_local.thread import LocalAirtable
 from bot.clients.airtable import AirtableError, AirtableLane
-from bot.config import AirtableSettings, Config
-from bot.metrics import Metrics
-
-DELIVERABLES = "Project Deliverables"
-
-
-def make_lane(at: LocalAirtable) -> AirtableLane:
-    config = Config(
-        airtable_token=at.token,
-        airtable_endpoint_url=at.url,
-        airtable_base_id=at.base_id,
-        airtable=AirtableSettings(requests_per_second=100, batch_wait_seconds=0.02),
-    )
-    assert at.base_id is not None
-    return AirtableLane(config, at.base_id, metrics=Metrics())
+from tests.clients.lanes import make_lane
+from tests.constants import DELIVERABLES
+from tests.fault_fixtures import ProxiedAirtable
 
 
 async def test_writes_share_a_request_and_update_the_cache(local_airtable: LocalAirtable) -> None:
@@ -63,4 +53,76 @@ async def test_unknown_table_is_a_permanent_error(local_airtable: LocalAirtable)
         await lane.table_records("No such table")
     assert error.value.status == 403
     assert not error.value.retriable
+    await lane.close()
+
+
+def proxied_lane(proxied: ProxiedAirtable) -> AirtableLane:
+    """A lane to the demo base through the fault proxy, with a 0.1 s penalty after a 429."""
+    return make_lane(
+        proxied.airtable,
+        endpoint=proxied.proxy.url,
+        api_factory=proxied.api,
+        penalty_seconds=0.1,
+    )
+
+
+async def test_a_429_pauses_the_lane_and_the_call_is_sent_again(
+    proxied_airtable: ProxiedAirtable,
+) -> None:
+    proxy = proxied_airtable.proxy
+    proxy.storm_429(times=2)
+    lane = proxied_lane(proxied_airtable)
+    began = time.monotonic()
+    assert len(await lane.table_records(DELIVERABLES)) == 3
+    assert time.monotonic() - began >= 0.2  # two pauses of the whole lane
+    assert len(proxy.seen("GET")) == 3
+    assert lane.metrics.health.failing() == []
+    await lane.close()
+
+
+async def test_429s_past_the_retries_fail_and_may_be_retried_later(
+    proxied_airtable: ProxiedAirtable,
+) -> None:
+    proxy = proxied_airtable.proxy
+    proxy.storm_429()
+    lane = proxied_lane(proxied_airtable)
+    with pytest.raises(AirtableError) as error:
+        await lane.table_records(DELIVERABLES)
+    assert (error.value.status, error.value.retriable) == (429, True)
+    assert len(proxy.seen("GET")) == 4  # the call and three retries
+    assert lane.metrics.health.dependencies["airtable"].last_error_kind == "429"
+    await lane.close()
+
+
+@pytest.mark.parametrize(
+    ("status", "retriable"), [(503, True), (422, False), (404, False), (401, False)]
+)
+async def test_an_error_answer_says_whether_to_try_again(
+    proxied_airtable: ProxiedAirtable, status: int, retriable: bool
+) -> None:
+    proxied_airtable.proxy.fail(status)
+    lane = proxied_lane(proxied_airtable)
+    with pytest.raises(AirtableError) as error:
+        await lane.table_records(DELIVERABLES)
+    assert (error.value.status, error.value.retriable, error.value.kind) == (
+        status,
+        retriable,
+        "http",
+    )
+    assert error.value.detail  # Airtable's own words, from its error body
+    assert lane.metrics.health.failing() == ["airtable"]
+    await lane.close()
+
+
+async def test_a_dropped_connection_is_a_network_failure(
+    proxied_airtable: ProxiedAirtable,
+) -> None:
+    proxied_airtable.proxy.drop()
+    lane = proxied_lane(proxied_airtable)
+    with pytest.raises(AirtableError) as error:
+        await lane.table_records(DELIVERABLES)
+    assert (error.value.status, error.value.kind, error.value.retriable) == (None, "network", True)
+    assert lane.metrics.health.dependencies["airtable"].last_error_kind == "network"
+    assert len(await lane.table_records(DELIVERABLES)) == 3  # the next call goes through
+    assert lane.metrics.health.failing() == []
     await lane.close()

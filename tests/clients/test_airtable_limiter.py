@@ -3,7 +3,7 @@
 import asyncio
 import time
 
-from bot.clients.airtable import RateLimiter
+from bot.clients.rate_limit import RateLimiter
 
 
 async def test_no_window_of_one_second_holds_more_than_the_rate() -> None:

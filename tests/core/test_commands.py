@@ -23,6 +23,7 @@ from bot.core.commands import (
     usage,
 )
 from bot.core.markdown import ZERO_WIDTH_JOINER, code, plain
+from tests.core.hostile import HOSTILE
 
 SETTINGS = CommandSettings()
 
@@ -263,17 +264,7 @@ def test_every_help_entry_parses_back_to_its_command(
 # -- neutralising echoed text ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        pytest.param("@octocat", id="mention"),
-        pytest.param("@org/team", id="team-mention"),
-        pytest.param("<img src=x onerror=alert(1)>", id="html"),
-        pytest.param("`code` ``more``", id="backticks"),
-        pytest.param("[link](https://evil.example)", id="link"),
-        pytest.param("**bold**\n# heading", id="markdown"),
-    ],
-)
+@pytest.mark.parametrize("text", HOSTILE)
 def test_echoed_text_is_neutralised(text: str) -> None:
     for rendered in (plain(text), code(text)):
         assert "@" not in rendered.replace("@" + ZERO_WIDTH_JOINER, "")

@@ -1,32 +1,13 @@
-"""Project completion: the rule of DESIGN.md section 2 and the transitions announced."""
+"""Project completion: the Status a Project gets (DESIGN.md section 2) and the transitions
+announced. The complete rule itself is tested with the counts, in test_progress.py."""
 
 import pytest
 
 from bot.config import Statuses
-from bot.core.completion import Transition, decide_project, progress
+from bot.core.completion import Transition, decide_project
+from bot.core.progress import progress
 
 S = Statuses()
-
-
-@pytest.mark.parametrize(
-    ("statuses", "complete"),
-    [
-        pytest.param(["Done", "Done"], True, id="all-done"),
-        pytest.param(["Done", "Cancelled"], True, id="done-and-cancelled"),
-        pytest.param(["Cancelled", "Cancelled"], False, id="all-cancelled"),
-        pytest.param([], False, id="no-deliverables"),
-        pytest.param(["Done", "Todo"], False, id="one-open"),
-        pytest.param(["Done", "Blocked"], False, id="one-blocked"),
-        pytest.param(["Done", None], False, id="one-without-status"),
-    ],
-)
-def test_complete_rule(statuses: list[str | None], complete: bool) -> None:
-    assert progress(statuses, S).complete is complete
-
-
-def test_progress_counts() -> None:
-    counts = progress(["Done", "Todo", "Cancelled", "In progress"], S)
-    assert (counts.done, counts.total, counts.cancelled) == (1, 3, 1)
 
 
 @pytest.mark.parametrize(

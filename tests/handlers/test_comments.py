@@ -15,11 +15,9 @@ from bot.airtable_local.thread import LocalAirtable
 from bot.config import CommandSettings
 from bot.core.commands import help_text, role_allows
 from bot.core.markdown import ZERO_WIDTH_JOINER
-from bot.handlers.comments import MAX_COMMENT_LENGTH, fit_reply
+from bot.handlers.replies import MAX_COMMENT_LENGTH, fit_reply
 from tests.bot_fixtures import StartBot, issue_url
 from tests.commenting import (
-    OWNER,
-    REPO,
     add_project,
     comment,
     deliverable_record,
@@ -27,10 +25,11 @@ from tests.commenting import (
     reactions,
     replies,
 )
-from tests.standins.github_standin import GitHubStandIn
+from tests.constants import DEMO_PROJECT, OWNER, REPO
+from tests.standins.github import GitHubStandIn
 from tests.webhooks import issue_comment_event, make_comment, make_issue
 
-DEMO = "Setup workshop hub"
+DEMO = DEMO_PROJECT
 INJECTION = "x' OR TRUE() OR '"
 
 

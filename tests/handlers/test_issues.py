@@ -18,11 +18,10 @@ import pytest
 
 from bot.airtable_local.thread import LocalAirtable
 from bot.intake.journal import Journal
-from tests.bot_fixtures import DELIVERABLES, PROJECTS, RunningBot, StartBot, issue_url
-from tests.standins.github_standin import GitHubStandIn
+from tests.bot_fixtures import RunningBot, StartBot, issue_url
+from tests.constants import DELIVERABLES, OWNER, PROJECTS, REPO
+from tests.standins.github import GitHubStandIn
 from tests.webhooks import issues_event, make_issue
-
-OWNER, REPO = "example-org", "infrastructure"
 
 
 async def close_and_deliver(

@@ -10,8 +10,9 @@ import pytest
 from bot.airtable_local.thread import LocalAirtable
 from bot.core.labels import project_name
 from tests.bot_fixtures import RunningBot, StartBot
-from tests.commenting import OWNER, REPO, add_project, deliverable_record, project_id, replies
-from tests.standins.github_standin import GitHubStandIn
+from tests.commenting import add_project, deliverable_record, project_id, replies
+from tests.constants import OWNER, REPO
+from tests.standins.github import GitHubStandIn
 from tests.webhooks import issues_event
 
 DEMO_LABEL = "project: Setup workshop hub"

@@ -8,17 +8,16 @@ from typing import Any
 import pytest
 
 from bot.airtable_local.thread import LocalAirtable
-from tests.bot_fixtures import PROJECTS, RunningBot, StartBot, issue_url
+from tests.bot_fixtures import RunningBot, StartBot, issue_url
 from tests.commenting import (
-    OWNER,
-    REPO,
     comment,
     deliverable_record,
     project_id,
     reactions,
     replies,
 )
-from tests.standins.github_standin import GitHubStandIn
+from tests.constants import OWNER, PROJECTS, REPO
+from tests.standins.github import GitHubStandIn
 from tests.webhooks import issues_event, sub_issues_event
 
 EPIC = 10

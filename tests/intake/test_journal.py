@@ -19,7 +19,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.intake.journal import RESUMED_ERROR, SCHEMA_VERSION, STATES, Delivery, Journal, NewDelivery
+from bot.intake.journal import RESUMED_ERROR, STATES, Journal
+from bot.intake.journal_rows import Delivery, NewDelivery
+from bot.intake.journal_schema import SCHEMA_VERSION
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = 1_700_000_000.0  # a fixed "now" so schedules are exact

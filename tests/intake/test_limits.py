@@ -17,7 +17,7 @@ import pytest
 import bot.intake.server as bot_server
 from bot.intake.server import MAX_BODY_BYTES
 from tests.bot_fixtures import RunningBot, StartBot
-from tests.intake.test_server import closing_payload, outcomes, raw_post, scrape
+from tests.intake.support import closing_payload, outcomes, raw_post, scrape
 from tests.webhooks import encode_payload, prepare_delivery
 
 LARGE = 200 * 1024

@@ -14,9 +14,9 @@ from typing import Any
 from bot.airtable_local.thread import LocalAirtable
 from bot.intake.journal import Journal
 from tests.bot_fixtures import RunningBot, StartBot
-from tests.intake.test_server import ISSUE, closing_payload, scrape, value
+from tests.intake.support import ISSUE, closing_payload, scrape, value
 from tests.operator_helpers import operator_env, run_bot
-from tests.standins.github_standin import GitHubStandIn
+from tests.standins.github import GitHubStandIn
 from tests.webhooks import issues_event
 
 

@@ -27,20 +27,21 @@ import jwt
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from jsonschema import Draft7Validator
-from prometheus_client.parser import text_string_to_metric_families
 
 from bot.airtable_local.thread import LocalAirtable
 from bot.clients.github import AppGitHub
-from bot.config import ConfigError, RecoverySettings, load_config
+from bot.config import ConfigError, RecoverySettings
+from bot.config_loader import load_config
+from bot.intake.delivery_context import DeliveryIdFilter
 from bot.intake.recovery import STATE_KEY, PassReport, Recovery
-from tests.bot_fixtures import DELIVERABLES, RunningBot, StartBot, issue_url
+from tests.bot_fixtures import RunningBot, StartBot, issue_url
 from tests.commenting import add_project
-from tests.intake.test_webhook_schemas import SCHEMAS, _format_checker, _registry
-from tests.standins.github_standin import GitHubStandIn
+from tests.constants import DELIVERABLES, OWNER, REPO
+from tests.intake.support import scrape, value
+from tests.schemas import validator
+from tests.standins.github import GitHubStandIn
 from tests.webhooks import issues_event, sign
 
-OWNER, REPO = "example-org", "infrastructure"
 COMPLETED_PREFIX = "<!-- deliverables-bot:project-completed:"
 OFF = RecoverySettings(enabled=False)
 LOG_ENTRY = r"^/app/hook/deliveries/\d+$"
@@ -51,12 +52,8 @@ LOG_ENTRY = r"^/app/hook/deliveries/\d+$"
 
 def validated(event: str, payload: dict[str, Any]) -> dict[str, Any]:
     """``payload``, after checking it against GitHub's schema for its event and action."""
-    if not SCHEMAS.is_dir():
-        pytest.skip(f"GitHub webhook schemas not found at {SCHEMAS}")
-    path = SCHEMAS / event / f"{payload.get('action') or 'event'}.schema.json"
-    schema = json.loads(path.read_text(encoding="utf-8"))
-    validator = Draft7Validator(schema, registry=_registry(), format_checker=_format_checker())
-    errors = [e.message[:200] for e in validator.iter_errors(json.loads(json.dumps(payload)))]
+    plain = json.loads(json.dumps(payload))
+    errors = [e.message[:200] for e in validator(event, payload.get("action")).iter_errors(plain)]
     assert not errors, errors
     return payload
 
@@ -143,14 +140,7 @@ def recovery_for(bot: RunningBot, session: aiohttp.ClientSession, **settings: An
 
 async def metric(bot: RunningBot, name: str, **labels: str) -> float:
     """The value of a counter in the bot's ``/metrics``, as Prometheus parses it."""
-    async with bot.session.get(bot.url("/metrics")) as response:
-        text = await response.text()
-    return sum(
-        s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-        if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
-    )
+    return value(await scrape(bot), name, **labels)
 
 
 def fetched_ids(gh: GitHubStandIn) -> list[int]:
@@ -334,8 +324,9 @@ async def test_a_github_5xx_on_the_log_is_one_logged_line_and_the_next_pass_reco
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     github.inject(r"^/app/hook/deliveries$", 502, method="GET")
-    github.log_delivery("issues", closed_payload(github, 3), status_code=0)
+    missed = github.log_delivery("issues", closed_payload(github, 3), status_code=0)
     caplog.set_level(logging.INFO, logger="bot.intake.recovery")
+    caplog.handler.addFilter(DeliveryIdFilter())
     bot = await start_bot(github=github, recovery=RecoverySettings(interval_minutes=0.01))
 
     await eventually(lambda: status_of(local_airtable, 3) == "Done")
@@ -350,6 +341,10 @@ async def test_a_github_5xx_on_the_log_is_one_logged_line_and_the_next_pass_reco
     assert "\n" not in message and failures[0].exc_info is None
     assert await metric(bot, "deliverables_bot_recovery_passes_total", outcome="error") == 1
     assert await metric(bot, "deliverables_bot_recovered_deliveries_total") == 1
+    [journaled_line] = [
+        r for r in caplog.records if "journaled from GitHub's log" in r.getMessage()
+    ]
+    assert journaled_line.delivery_id == missed["guid"]  # type: ignore[attr-defined]
     assert bot.services.worker.running  # serve goes on
 
 

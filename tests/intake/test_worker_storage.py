@@ -13,11 +13,11 @@ import time
 
 from bot.intake.journal import Journal
 from tests.bot_fixtures import RunningBot, StartBot, issue_url
-from tests.intake.test_server import scrape, value
-from tests.standins.github_standin import GitHubStandIn
+from tests.constants import OWNER, REPO
+from tests.intake.support import scrape, value, wait_until
+from tests.standins.github import GitHubStandIn
 from tests.webhooks import issues_event
 
-OWNER, REPO = "example-org", "infrastructure"
 ERRORS = "deliverables_bot_journal_write_errors_total"
 
 
@@ -25,14 +25,6 @@ def set_read_only(journal: Journal, on: bool) -> None:
     """Make SQLite refuse (or accept again) every write on the journal's connection."""
     with journal._lock:
         journal._conn.execute(f"PRAGMA query_only = {'ON' if on else 'OFF'}")
-
-
-async def wait_until(condition: object, timeout: float = 10.0) -> None:
-    """Poll ``condition()`` until it is true."""
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.02)
 
 
 async def deliver_closes(bot: RunningBot, github: GitHubStandIn, numbers: range) -> None:

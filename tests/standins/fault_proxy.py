@@ -48,13 +48,13 @@ import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
-START_TIMEOUT = 10.0
+from bot.airtable_local.thread import START_TIMEOUT, ServerThread
+
 CONTROL_TIMEOUT = 10.0
 # How often a held request looks whether its hang was cleared.
 HANG_POLL_SECONDS = 0.02
@@ -178,8 +178,7 @@ class FaultProxy:
         self._counts: Counter[str] = Counter()
         self._aborted = 0
         self._refusals = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._server: ServerThread | None = None
         self._runner: web.AppRunner | None = None
         self._site: web.SockSite | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -192,59 +191,26 @@ class FaultProxy:
 
     def start(self) -> FaultProxy:
         """Start listening; returns once the proxy accepts connections."""
-        if self._thread is not None:
+        if self._server is not None:
             raise RuntimeError("already started")
-        loop = asyncio.new_event_loop()
-        ready = threading.Event()
-        failure: list[BaseException] = []
-
-        def serve() -> None:
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(self._setup())
-            except BaseException as exc:  # pragma: no cover - reported to start()
-                failure.append(exc)
-                ready.set()
-                loop.close()
-                return
-            ready.set()
-            try:
-                loop.run_forever()
-            finally:
-                loop.run_until_complete(self._teardown())
-                loop.close()
-
-        self._loop = loop
-        self._thread = threading.Thread(target=serve, name="fault-proxy", daemon=True)
-        self._thread.start()
-        if not ready.wait(START_TIMEOUT):  # pragma: no cover - a hung start
-            raise RuntimeError("the fault proxy did not start")
-        if failure:
-            self._thread.join()
-            self._thread = self._loop = None
-            raise failure[0]
+        server = ServerThread("fault-proxy", self._setup, self._teardown)
+        server.start(START_TIMEOUT)
+        self._server = server
         return self
 
     def stop(self) -> None:
         """Stop the proxy: held requests end, open connections close, the port is freed."""
-        thread, loop = self._thread, self._loop
-        if thread is None or loop is None:
+        server, self._server = self._server, None
+        if server is None:
             return
         self._stopped.set()
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(START_TIMEOUT)
-        self._thread = self._loop = None
+        server.stop(START_TIMEOUT)
 
     def __enter__(self) -> FaultProxy:
         """Start the proxy for the ``with`` block."""
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         """Stop the proxy."""
         self.stop()
 
@@ -438,7 +404,7 @@ class FaultProxy:
 
     def _control(self, coro: Any) -> None:
         """Run a coroutine on the proxy's loop from any thread and wait for it."""
-        loop = self._loop
+        loop = self._server.loop if self._server is not None else None
         if loop is None:
             coro.close()
             raise RuntimeError("the fault proxy is not started")

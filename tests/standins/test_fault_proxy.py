@@ -19,13 +19,11 @@ import requests
 from pyairtable.api.retrying import retry_strategy
 
 from bot.airtable_local.thread import LocalAirtable
+from tests.constants import DELIVERABLES, DEMO_PROJECT, PROJECTS
 from tests.fault_fixtures import ProxiedAirtable, StartProxy
 from tests.standins.fault_proxy import FaultProxy, airtable_error
 
-PROJECTS = "Projects"
-DELIVERABLES = "Project Deliverables"
 PROJECT_WRITES = r"/Projects(/|$)"  # batch (table) and single-record (table/rec...) writes
-DEMO_PROJECT = "Setup workshop hub"
 
 
 def project(at: ProxiedAirtable) -> dict[str, Any]:

@@ -17,9 +17,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from gidgethub import apps
 from gidgethub.aiohttp import GitHubAPI
 
-from tests.standins.github_standin import GitHubStandIn, parse_timestamp
+from tests.constants import OWNER, REPO
+from tests.standins.github import GitHubStandIn, parse_timestamp
 
-OWNER, REPO = "example-org", "infrastructure"
 ISSUE_1 = f"/repos/{OWNER}/{REPO}/issues/1"
 
 

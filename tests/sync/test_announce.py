@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from bot.config import Config
-from bot.core.completion import Progress, Transition
-from bot.core.progress import deliverable_lines, progress_comment
+from bot.core.completion import Transition
+from bot.core.progress import Progress, deliverable_lines, progress_comment
 from bot.sync.announce import (
     announcement_target,
     completion_key,

@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 
 from bot.airtable_local.thread import LocalAirtable
-from tests.bot_fixtures import DELIVERABLES, PROJECTS, RunningBot, StartBot, issue_url
-from tests.standins.github_standin import GitHubStandIn
+from tests.bot_fixtures import RunningBot, StartBot, issue_url
+from tests.constants import DELIVERABLES, OWNER, PROJECTS, REPO
+from tests.standins.github import GitHubStandIn
 from tests.webhooks import issues_event
 
-OWNER, REPO = "example-org", "infrastructure"
 COMPLETED = "<!-- deliverables-bot:project-completed:"
 REOPENED = "<!-- deliverables-bot:project-reopened:"
 

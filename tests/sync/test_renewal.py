@@ -1,4 +1,7 @@
-"""The renewal signal: pure decisions, and the Opportunity created exactly once."""
+"""The renewal signal applied to a base: the Opportunity created exactly once, and the switch.
+
+The decisions themselves are tested in tests/core/test_renewal_rules.py.
+"""
 
 from __future__ import annotations
 
@@ -6,55 +9,15 @@ import dataclasses
 from datetime import date, timedelta
 from pathlib import Path
 
-import pytest
-
 from bot.airtable_local.thread import LocalAirtable
 from bot.clients.airtable import Lanes
-from bot.config import Config, RenewalSettings
+from bot.config import RenewalSettings
 from bot.metrics import Metrics
-from bot.sync.renewal import RenewalSignal, completion_status, date_status, parse_date, renewal_name
+from bot.sync.renewal import RenewalSignal
 from tests.bot_fixtures import bot_config
 from tests.operator_helpers import record_id, records, seed
 
-CONFIG = Config()
 TODAY = date(2026, 6, 1)
-
-
-@pytest.mark.parametrize(
-    ("status", "projects", "expected"),
-    [
-        ("Active", ["Complete", "Complete"], "Delivered"),
-        ("Needs renewal", ["Complete"], "Delivered"),
-        ("Active", ["Complete", "In progress"], None),
-        ("Active", [], None),
-        ("Ended", ["Complete"], None),
-        ("Delivered", ["Complete"], None),
-    ],
-)
-def test_completion_status(status: str, projects: list[str], expected: str | None) -> None:
-    assert completion_status({"Status": status}, projects, CONFIG) == expected
-
-
-@pytest.mark.parametrize(
-    ("status", "end", "expected"),
-    [
-        ("Active", "2026-08-30", "Needs renewal"),  # 90 days away
-        ("Active", "2026-08-31", None),  # 91 days away
-        ("Active", "2026-05-01", "Needs renewal"),  # already past
-        ("Active", None, None),
-        ("Active", "not a date", None),
-        ("Needs renewal", "2026-07-01", None),
-        ("Delivered", "2026-07-01", None),
-    ],
-)
-def test_date_status(status: str, end: str | None, expected: str | None) -> None:
-    assert date_status({"Status": status, "End": end}, TODAY, CONFIG) == expected
-
-
-def test_names_and_dates() -> None:
-    assert renewal_name("Uni 2026") == "Uni 2026 renewal"
-    assert parse_date("2026-01-02T10:00:00.000Z") == date(2026, 1, 2)
-    assert parse_date(3) is None
 
 
 async def test_the_date_check_creates_the_renewal_opportunity_once(

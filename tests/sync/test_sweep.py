@@ -9,14 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from bot.airtable_local.thread import LocalAirtable
+from bot.app import sync_command
 from bot.config import ScheduleSettings
-from bot.sync.sweep import Progress, project_label, sync_command
+from bot.sync.sweep_report import Meter
 from tests.bot_fixtures import StartBot, bot_config
-from tests.operator_helpers import OWNER, REPO, operator_env, record_id, records, run_bot
-from tests.standins.github_standin import GitHubStandIn
+from tests.constants import DELIVERABLES, DEMO_PROJECT, OWNER, REPO
+from tests.operator_helpers import operator_env, record_id, records, run_bot
+from tests.standins.github import GitHubStandIn
 
-HUB = "Setup workshop hub"
-DELIVERABLES = "Project Deliverables"
+HUB = DEMO_PROJECT
 
 
 def by_issue(at: LocalAirtable) -> dict[str, dict[str, Any]]:
@@ -39,7 +40,7 @@ async def sync(at: LocalAirtable, gh: GitHubStandIn, tmp_path: Path, **kwargs: A
         repo=kwargs.pop("repo", None),
         dry_run=kwargs.pop("dry_run", False),
         out=out,
-        progress_to=Progress(io.StringIO()),
+        meter=Meter(io.StringIO()),
     )
     assert code == expected, out.getvalue()
     return out.getvalue()
@@ -130,14 +131,9 @@ async def test_repo_limits_the_sync(
     assert by_issue(local_airtable)["1"]["Status"] == "In progress"
 
 
-def test_project_label_is_matched_case_insensitively() -> None:
-    assert project_label(("bug", "Project: Hub"), "project: ") == "Project: Hub"
-    assert project_label(("project: ",), "project: ") is None
-
-
 def test_plain_progress_lines_when_not_on_a_terminal() -> None:
     stream = io.StringIO()
-    shown = Progress(stream, every=2)
+    shown = Meter(stream, every=2)
     shown.start("syncing", 3)
     for _ in range(3):
         shown.step()
@@ -276,3 +272,53 @@ async def test_sweep_reads_404_410_and_301_as_github_means_them(
     assert '"Configure login"' in out
     assert "  skipped: not visible on GitHub (404): 1" in out
     assert "  example-org/infrastructure: GitHub answers 404" in out  # in the summary too
+
+
+def progress_on(gh: GitHubStandIn, number: int) -> list[dict[str, Any]]:
+    """The bot's progress comments on an issue."""
+    return [
+        c
+        for c in gh.comments(OWNER, REPO, number)
+        if c["user"]["login"] == gh.bot_login
+        and c["body"].startswith("<!-- deliverables-bot:progress:")
+    ]
+
+
+async def test_sync_keeps_the_tracking_issues_progress_comment_current(
+    tmp_path: Path, local_airtable: LocalAirtable, github: GitHubStandIn
+) -> None:
+    # The progress comment is a Project listener: `sync` wires it as serve does.
+    github.add_issue(OWNER, REPO, 10, title="Epic: workshop hub")
+    hub = record_id(local_airtable, "Projects", HUB)
+    local_airtable.table("Projects").update(
+        hub, {"Tracking Issue": f"https://github.com/{OWNER}/{REPO}/issues/10"}
+    )
+    github.close_issue(OWNER, REPO, 1)
+    await sync(local_airtable, github, tmp_path)
+    [posted] = progress_on(github, 10)
+    assert "1/3 deliverables done" in posted["body"]
+    assert "- [x] Deploy the hub" in posted["body"]
+    github.close_issue(OWNER, REPO, 2)
+    await sync(local_airtable, github, tmp_path)
+    [edited] = progress_on(github, 10)
+    assert edited["id"] == posted["id"]
+    assert "2/3 deliverables done" in edited["body"]
+
+
+async def test_a_label_naming_two_projects_is_reported_not_linked(
+    tmp_path: Path, local_airtable: LocalAirtable, github: GitHubStandIn
+) -> None:
+    # As a label added live is refused (handlers.labels), so is it by `sync`.
+    original = record_id(local_airtable, "Projects", HUB)
+    twin = local_airtable.table("Projects").create({"Name": HUB, "Status": "Not started"})
+    github.add_issue(OWNER, REPO, 4, title="Print badges", labels=[f"project: {HUB}"])
+    github.add_issue(OWNER, REPO, 5, title="Hand out badges", labels=[f"project: {twin['id']}"])
+    out = await sync(local_airtable, github, tmp_path)
+    assert (
+        f'example-org/infrastructure#4 has the label "project: {HUB}" but 2 Projects are named '
+        f'"{HUB}" ({", ".join(sorted([original, twin["id"]]))}); not linked'
+    ) in out
+    assert "  labelled issues naming several Projects (skipped): 1" in out
+    rows = by_issue(local_airtable)
+    assert "4" not in rows
+    assert rows["5"]["Project"] == [twin["id"]]  # a record id names one Project, as live
