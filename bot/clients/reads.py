@@ -17,6 +17,7 @@ import gidgethub
 from bot.clients.airtable import AirtableLane
 from bot.clients.errors import GITHUB_FAILURES
 from bot.clients.github import GitHubGateway, IssueNotVisible
+from bot.clients.github_protocols import InstallationReader, IssueReader
 from bot.config import Config
 from bot.core.issue import IssueRef, IssueState, parse_issue_url
 from bot.core.records import BaseData
@@ -41,7 +42,7 @@ async def read_base(lane: AirtableLane) -> BaseData:
     return BaseData(**values)
 
 
-async def installation_ids(github: GitHubGateway) -> dict[str, int]:
+async def installation_ids(github: InstallationReader) -> dict[str, int]:
     """The App's installation id for each account login (lower-cased)."""
     return {
         str(i["account"]["login"]).lower(): int(i["id"])
@@ -51,7 +52,7 @@ async def installation_ids(github: GitHubGateway) -> dict[str, int]:
 
 
 async def read_issue(
-    github: GitHubGateway, ref: IssueRef, installation_id: int | None
+    github: IssueReader, ref: IssueRef, installation_id: int | None
 ) -> IssueState | None:
     """The issue as GitHub has it now, at its current URL (a transfer, GitHub's 301,
     followed); None when GitHub answers 410 (deleted). Raises :class:`IssueNotVisible` for
@@ -63,7 +64,7 @@ async def read_issue(
 
 
 async def list_repo_issues(
-    github: GitHubGateway, owner: str, repo: str, installation_id: int
+    github: InstallationReader, owner: str, repo: str, installation_id: int
 ) -> dict[int, dict[str, Any]]:
     """Every issue of a repository (open and closed, pull requests left out), by number."""
     return {

@@ -18,6 +18,7 @@ from gidgethub.routing import Router
 
 from bot.clients.airtable import AirtableLane
 from bot.clients.github import GitHubGateway
+from bot.clients.github_protocols import CommentWriter
 from bot.config import Config
 from bot.core.issue import IssueRef, IssueState, installation_id, parse_issue_url
 from bot.core.labels import project_name
@@ -97,7 +98,7 @@ async def project_label_added(
 
 
 async def _say_no_project(
-    found: _LabelEvent, github: GitHubGateway, config: Config, delivery_id: str
+    found: _LabelEvent, github: CommentWriter, config: Config, delivery_id: str
 ) -> None:
     """Reply once (found again by its marker) that the label names no Project, or several."""
     digest = hashlib.sha256(found.name.casefold().encode("utf-8")).hexdigest()[:16]

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.clients.github import GitHubGateway
+from bot.clients.github_protocols import CommentWriter
 from bot.config import Config
 from bot.core.completion import Transition
 from bot.core.issue import IssueRef, parse_issue_url
@@ -214,7 +214,7 @@ def plan_announcement(
 
 
 async def own_comments(
-    github: GitHubGateway, ref: IssueRef, installation_id: int | None
+    github: CommentWriter, ref: IssueRef, installation_id: int | None
 ) -> list[dict[str, Any]]:
     """Every comment on ``ref`` (all pages) written by the App's bot user, oldest first.
 
@@ -230,7 +230,7 @@ async def own_comments(
 
 
 async def find_marked_comment(
-    github: GitHubGateway, ref: IssueRef, marker: str, installation_id: int | None
+    github: CommentWriter, ref: IssueRef, marker: str, installation_id: int | None
 ) -> dict[str, Any] | None:
     """The bot's own comment on ``ref`` that starts with ``marker``, if any (a person
     quoting the marker, or a comment that only contains it, does not count)."""
@@ -243,7 +243,7 @@ async def find_marked_comment(
 class Announcer:
     """Posts a Project's announcements exactly once, looking each up by its marker first."""
 
-    def __init__(self, config: Config, github: GitHubGateway, metrics: Metrics) -> None:
+    def __init__(self, config: Config, github: CommentWriter, metrics: Metrics) -> None:
         self.config = config
         self.github = github
         self.metrics = metrics

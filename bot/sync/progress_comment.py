@@ -11,7 +11,7 @@ import logging
 
 import cachetools
 
-from bot.clients.github import GitHubGateway
+from bot.clients.github_protocols import CommentWriter
 from bot.config import Config
 from bot.core.issue import parse_issue_url
 from bot.core.progress import PROGRESS_MARKER, deliverable_lines, progress_comment
@@ -29,7 +29,7 @@ class ProgressComments:
     GitHub is remembered, so a decision that changes nothing costs no GitHub request.
     """
 
-    def __init__(self, config: Config, github: GitHubGateway) -> None:
+    def __init__(self, config: Config, github: CommentWriter) -> None:
         self.config = config
         self.github = github
         self._shown: cachetools.LRUCache[str, str] = cachetools.LRUCache(maxsize=10_000)
