@@ -3,10 +3,14 @@
 Measures, with the rate limit off, over a table of ``--records`` records (default 1,000):
 
 - single-field formula lookups (``table.all(formula=match({"Key": key}))``), per second;
-- batch updates of 10 records (``table.batch_update``, one request each), per second.
+- batch updates of 10 records (``table.batch_update``, one request each), per second;
+- reads of what changed (the bot's ``OR(IS_AFTER(LAST_MODIFIED_TIME(), t),
+  IS_AFTER(CREATED_TIME(), t))``, 5 records matching) over a table of ``--changed-records``
+  records (default 20,000), per second.
 
 Each figure is the median of ``--repeat`` runs, for a base in memory and in a SQLite file
-(WAL). Targets: 200 lookups/s and 100 batch updates/s on one core. Run it as a script::
+(WAL). Targets: 200 lookups/s, 100 batch updates/s and 20 reads of changes/s (50 ms each)
+on one core. Run it as a script::
 
     .venv/bin/python bench/bench_airtable_local.py [--records N] [--repeat N]
 
@@ -22,15 +26,23 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pyairtable import Table
-from pyairtable.formulas import match
+from pyairtable.formulas import (
+    CREATED_TIME,
+    IS_AFTER,
+    LAST_MODIFIED_TIME,
+    OR,
+    match,
+)
 
 from bot.airtable_local.thread import LocalAirtable
 
 BENCH_BASE = "appBenchBase00001"
+CHANGES_BASE = "appBenchBase00002"
 TABLE = "Items"
 SPEC: dict[str, Any] = {
     "name": "Benchmark",
@@ -50,7 +62,7 @@ SPEC: dict[str, Any] = {
         }
     ],
 }
-TARGETS = {"lookups/s": 200.0, "batch updates/s": 100.0}
+TARGETS = {"lookups/s": 200.0, "batch updates/s": 100.0, "changed reads/s": 20.0}
 
 
 def key_of(n: int) -> str:
@@ -58,16 +70,16 @@ def key_of(n: int) -> str:
     return f"https://github.com/example-org/repo-{n % 7}/issues/{n}"
 
 
-def fill(at: LocalAirtable, records: int) -> list[str]:
-    """Create the benchmark base with ``records`` records (in-process, not timed); their ids."""
-    at.store.create_base(BENCH_BASE, SPEC)
+def fill(at: LocalAirtable, records: int, base_id: str = BENCH_BASE) -> list[str]:
+    """Create a benchmark base with ``records`` records (in-process, not timed); their ids."""
+    at.store.create_base(base_id, SPEC)
     ids: list[str] = []
     for start in range(0, records, 10):
         batch = [
             {"Name": f"Item {n}", "Key": key_of(n), "Count": n, "Status": "Todo"}
             for n in range(start, min(records, start + 10))
         ]
-        ids += [r["id"] for r in at.store.create_records(BENCH_BASE, TABLE, batch)]
+        ids += [r["id"] for r in at.store.create_records(base_id, TABLE, batch)]
     return ids
 
 
@@ -102,6 +114,27 @@ def batch_updates(table: Table, ids: list[str], rng: random.Random) -> Callable[
     return update
 
 
+def changed_reads(at: LocalAirtable, records: int) -> Callable[[int], None]:
+    """One read of the records changed since a moment after ``records`` were made and before
+    5 of them were updated, checked."""
+    ids = fill(at, records, CHANGES_BASE)
+    time.sleep(0.002)
+    since = datetime.now(UTC)
+    time.sleep(0.002)
+    at.store.update_records(
+        CHANGES_BASE, TABLE, [{"id": i, "fields": {"Count": -1}} for i in ids[:5]]
+    )
+    # pyairtable writes a datetime as DATETIME_PARSE('2026-12-02T04:00:00.000Z'), as the bot does.
+    formula = OR(IS_AFTER(LAST_MODIFIED_TIME(), since), IS_AFTER(CREATED_TIME(), since))
+    table = at.table(TABLE, base_id=CHANGES_BASE)
+
+    def read(_: int) -> None:
+        found = table.all(formula=formula)
+        assert sorted(r["id"] for r in found) == sorted(ids[:5]), found
+
+    return read
+
+
 def measure(storage: str, args: argparse.Namespace) -> list[tuple[str, str, list[float], float]]:
     """Run both benchmarks against one server; (storage, metric, rates, requests per op)."""
     with tempfile.TemporaryDirectory() as folder:
@@ -114,11 +147,13 @@ def measure(storage: str, args: argparse.Namespace) -> list[tuple[str, str, list
             for metric, operation, count in (
                 ("lookups/s", lookups(table, args.records, rng), args.lookups),
                 ("batch updates/s", batch_updates(table, ids, rng), args.batches),
+                ("changed reads/s", changed_reads(at, args.changed_records), args.changed_reads),
             ):
                 rate(operation, min(20, count))  # warm up connections and caches
                 at.reset_stats()
                 rates = [rate(operation, count) for _ in range(args.repeat)]
-                per_op = at.stats(BENCH_BASE).requests / (count * args.repeat)
+                base = CHANGES_BASE if metric == "changed reads/s" else BENCH_BASE
+                per_op = at.stats(base).requests / (count * args.repeat)
                 rows.append((storage, metric, rates, per_op))
             return rows
 
@@ -129,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=1000)
     parser.add_argument("--lookups", type=int, default=300, help="lookups per run")
     parser.add_argument("--batches", type=int, default=150, help="batch updates per run")
+    parser.add_argument("--changed-records", type=int, default=20000)
+    parser.add_argument("--changed-reads", type=int, default=20, help="reads of changes per run")
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args(argv)
     rows = measure("memory", args) + measure("file", args)

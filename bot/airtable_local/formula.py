@@ -8,12 +8,14 @@ Interface (used by the server's store):
 - ``CompiledFormula.field_names``: the field names the formula references, so the server
   can reject unknown fields before evaluating anything.
 - ``CompiledFormula.evaluate(ctx)`` returns the formula's value for one record, and
-  ``CompiledFormula.matches(ctx)`` its truthiness as Airtable filters by it.
-- ``ctx`` is any object with ``record_id: str``, ``created_time: str`` (ISO 8601) and
-  ``value(field_name) -> Any``: ``None`` for an empty field, ``str`` for text, url, date
-  (``YYYY-MM-DD``), dateTime (ISO 8601) and single selects, ``int``/``float`` for numbers,
-  ``bool`` for checkboxes, ``list[str]`` for linked records (their primary values) and
-  multiple selects.
+  ``CompiledFormula.matches(ctx)`` its truthiness as Airtable filters by it;
+  ``CompiledFormula.select(items, ctx, point)`` filters many records in one loop.
+- ``ctx`` is any object with ``record_id: str``, ``created_time: str`` and
+  ``last_modified_time: str`` (ISO 8601), ``fields_modified_time(field_names) -> str | None``
+  (ISO 8601; see LAST_MODIFIED_TIME below) and ``value(field_name) -> Any``: ``None`` for an
+  empty field, ``str`` for text, url, date (``YYYY-MM-DD``), dateTime (ISO 8601) and single
+  selects, ``int``/``float`` for numbers, ``bool`` for checkboxes, ``list[str]`` for linked
+  records (their primary values) and multiple selects.
 
 The language is what ``pyairtable.formulas`` and its ORM emit, plus what a person writes for
 a lookup:
@@ -28,7 +30,17 @@ a lookup:
   unary ``-``; all binary operators associate to the left; parentheses group;
 - the functions (names are case-insensitive) AND, OR, NOT, IF, RECORD_ID, LOWER, UPPER,
   TRIM, LEN, FIND, SEARCH, ARRAYJOIN, CONCATENATE, DATETIME_PARSE, IS_BEFORE, IS_AFTER,
-  NOW and CREATED_TIME.
+  NOW, CREATED_TIME and LAST_MODIFIED_TIME.
+
+``LAST_MODIFIED_TIME()`` is when any field of the record last changed (its creation time
+if none has); ``LAST_MODIFIED_TIME({A}, {B})`` when the latest of the named fields did,
+blank if none of them has ever been set. Its arguments must be field references (anything
+else is a ``FormulaError``), and they count in ``field_names``.
+
+Compiling folds calls of constants (``DATETIME_PARSE('2026-12-02T04:00:00.000Z')`` is
+parsed once, not once per record) and turns ``IS_AFTER``/``IS_BEFORE`` of a record's
+``CREATED_TIME()`` or ``LAST_MODIFIED_TIME(...)`` against a constant moment into one direct
+comparison, so the filter that reads only what changed stays cheap on large tables.
 
 Values are ``None`` (blank), ``str``, ``int``/``float``, ``bool``, timezone-aware
 ``datetime`` and, straight from a field, ``list``. A formula that fails while evaluating
@@ -43,11 +55,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final, Protocol, TypeAlias
+from typing import Any, Final, Protocol, TypeAlias, TypeVar
 
 __all__ = [
     "ERROR",
@@ -62,6 +74,7 @@ MAX_DEPTH: Final = 100
 """How deeply parentheses, function calls and unary minus may nest."""
 
 Value: TypeAlias = str | int | float | bool | datetime | list[Any] | None
+T = TypeVar("T")
 
 
 class FormulaError(ValueError):
@@ -92,6 +105,15 @@ class FormulaContext(Protocol):
     @property
     def created_time(self) -> str:
         """When the record was created, ISO 8601."""
+
+    @property
+    def last_modified_time(self) -> str:
+        """When any field of the record last changed (when it was created if none has since),
+        ISO 8601."""
+
+    def fields_modified_time(self, field_names: tuple[str, ...]) -> str | None:
+        """When the latest of these fields last changed, ISO 8601; ``None`` if none of them
+        has ever been set."""
 
     def value(self, field_name: str) -> Any:
         """The field's value, ``None`` when the field is empty."""
@@ -377,7 +399,120 @@ class _Call:
         return self.impl(self.args, ctx)
 
 
-_Node: TypeAlias = _Literal | _FieldRef | _Negate | _Chain | _Call
+def _record_time(text: str) -> datetime:
+    """A record's time as the context gives it (ISO 8601, normally ``...000Z``), in UTC."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        raise _EvalError(f"{text!r} is not a date") from None
+    if moment.tzinfo is UTC:
+        return moment
+    return _require_datetime(moment)
+
+
+def _record_stamp(fields: tuple[str, ...] | None, ctx: FormulaContext) -> str | None:
+    """The time ``_RecordTime(fields)`` stands for, as the context gives it."""
+    if fields is None:
+        return ctx.created_time
+    if fields:
+        return ctx.fields_modified_time(fields)
+    return ctx.last_modified_time
+
+
+@dataclass(frozen=True, slots=True)
+class _RecordTime:
+    """``CREATED_TIME()`` (``fields`` is None) or ``LAST_MODIFIED_TIME(fields...)``."""
+
+    fields: tuple[str, ...] | None
+
+    def evaluate(self, ctx: FormulaContext) -> datetime | None:
+        stamp = _record_stamp(self.fields, ctx)
+        return None if stamp is None else _record_time(stamp)
+
+
+def _is_stamp(text: str) -> bool:
+    """Whether ``text`` has the one shape the store writes times in, ``YYYY-MM-DDTHH:MM:SS.mmmZ``.
+
+    Times of that shape compare as text in time order. Only the shape is looked at (a
+    month 13 would pass), which is enough for the times the store writes itself.
+    """
+    return len(text) == 24 and text[10] == "T" and text[19] == "." and text[23] == "Z"
+
+
+@dataclass(frozen=True, slots=True)
+class _TimeBound:
+    """``IS_AFTER``/``IS_BEFORE`` of a record's time and a constant moment, as one comparison.
+
+    ``later`` says whether it is true when the record's time is later than ``bound``
+    (``IS_AFTER(CREATED_TIME(), x)``, ``IS_BEFORE(x, CREATED_TIME())``) or earlier. A blank
+    time is an error, as it is for the functions it stands for. A time in the store's own
+    shape (see :func:`_is_stamp`) is compared as text with ``bound_text``, the bound in that
+    shape, when the bound has one: for such times text order is time order, and nothing is
+    parsed per record.
+    """
+
+    fields: tuple[str, ...] | None  # as in _RecordTime
+    bound: datetime
+    bound_text: str | None
+    later: bool
+
+    def evaluate(self, ctx: FormulaContext) -> Value:
+        # _record_stamp(self.fields, ctx), inlined: this runs for every record.
+        fields = self.fields
+        if fields is None:
+            stamp: str | None = ctx.created_time
+        elif fields:
+            stamp = ctx.fields_modified_time(fields)
+        else:
+            stamp = ctx.last_modified_time
+        if stamp is None:
+            raise _EvalError("a blank time is not a date")
+        bound_text = self.bound_text
+        # _is_stamp(stamp), inlined: this runs for every record.
+        if (
+            bound_text is not None
+            and len(stamp) == 24
+            and stamp[10] == "T"
+            and stamp[19] == "."
+            and stamp[23] == "Z"
+        ):
+            return stamp > bound_text if self.later else stamp < bound_text
+        moment = _record_time(stamp)
+        return moment > self.bound if self.later else moment < self.bound
+
+
+@dataclass(frozen=True, slots=True)
+class _AnyOf:
+    """``OR(...)``: true as soon as one argument is (it evaluates no further)."""
+
+    args: tuple[_Node, ...]
+
+    def evaluate(self, ctx: FormulaContext) -> Value:
+        # Booleans are looked at before _truthy is called: this runs for every record.
+        for arg in self.args:
+            value = arg.evaluate(ctx)
+            if value is True or (value is not False and _truthy(value)):
+                return True
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class _AllOf:
+    """``AND(...)``: false as soon as one argument is (it evaluates no further)."""
+
+    args: tuple[_Node, ...]
+
+    def evaluate(self, ctx: FormulaContext) -> Value:
+        for arg in self.args:
+            value = arg.evaluate(ctx)
+            if value is False or (value is not True and not _truthy(value)):
+                return False
+        return True
+
+
+_Node: TypeAlias = (
+    _Literal | _FieldRef | _Negate | _Chain | _Call | _RecordTime | _TimeBound | _AnyOf | _AllOf
+)
 _Impl: TypeAlias = Callable[[tuple[_Node, ...], FormulaContext], Value]
 
 
@@ -398,12 +533,9 @@ def _constant(value: Value) -> _Impl:
     return lambda args, ctx: value
 
 
-def _and(args: tuple[_Node, ...], ctx: FormulaContext) -> Value:
-    return all(_truthy(arg.evaluate(ctx)) for arg in args)
-
-
-def _or(args: tuple[_Node, ...], ctx: FormulaContext) -> Value:
-    return any(_truthy(arg.evaluate(ctx)) for arg in args)
+def _built_by_parser(args: tuple[_Node, ...], ctx: FormulaContext) -> Value:
+    """The stand-in implementation of functions the parser turns into their own nodes."""
+    raise AssertionError("the parser builds these calls as nodes of their own")
 
 
 def _not(args: tuple[_Node, ...], ctx: FormulaContext) -> Value:
@@ -465,15 +597,16 @@ class _Function:
 
 
 _FUNCTIONS: Final[dict[str, _Function]] = {
-    "AND": _Function(1, None, _and),
-    "OR": _Function(1, None, _or),
+    "AND": _Function(1, None, _built_by_parser),
+    "OR": _Function(1, None, _built_by_parser),
     "NOT": _Function(1, 1, _not),
     "IF": _Function(2, 3, _if),
     "TRUE": _Function(0, 0, _constant(True)),
     "FALSE": _Function(0, 0, _constant(False)),
     "BLANK": _Function(0, 0, _constant(None)),
     "RECORD_ID": _Function(0, 0, lambda args, ctx: ctx.record_id),
-    "CREATED_TIME": _Function(0, 0, lambda args, ctx: _require_datetime(ctx.created_time)),
+    "CREATED_TIME": _Function(0, 0, _built_by_parser),
+    "LAST_MODIFIED_TIME": _Function(0, None, _built_by_parser),
     "NOW": _Function(0, 0, lambda args, ctx: datetime.now(UTC)),
     "LOWER": _Function(1, 1, _eager(lambda value: _to_text(value).lower())),
     "UPPER": _Function(1, 1, _eager(lambda value: _to_text(value).upper())),
@@ -724,7 +857,72 @@ class _Parser:
             raise FormulaError(
                 f"{name}() takes {function.arity()}, got {len(args)} (at position {token.position})"
             )
-        return _Call(name, tuple(args), function.impl)
+        if name == "AND":
+            return _AllOf(tuple(args))
+        if name == "OR":
+            return _AnyOf(tuple(args))
+        if name == "CREATED_TIME":
+            return _RecordTime(None)
+        if name == "LAST_MODIFIED_TIME":
+            return _RecordTime(_field_arguments(name, args, token))
+        if name in ("IS_AFTER", "IS_BEFORE"):
+            bound = _time_bound(name == "IS_AFTER", args[0], args[1])
+            if bound is not None:
+                return bound
+        call = _Call(name, tuple(args), function.impl)
+        if name in _RECORD_FUNCTIONS or not all(isinstance(arg, _Literal) for arg in args):
+            return call
+        try:
+            return _Literal(call.evaluate(_NO_RECORD))
+        except _EvalError:
+            return call  # it fails for every record, as ``ERROR``
+
+
+# Functions whose value depends on the record or the moment: never folded into constants.
+_RECORD_FUNCTIONS: Final = frozenset({"RECORD_ID", "NOW"})
+
+
+class _NoRecord:
+    """The context constant calls are folded with; they never read it."""
+
+    record_id = ""
+    created_time = ""
+    last_modified_time = ""
+
+    def fields_modified_time(self, field_names: tuple[str, ...]) -> str | None:
+        raise AssertionError("a constant does not read the record")
+
+    def value(self, field_name: str) -> Any:
+        raise AssertionError("a constant does not read the record")
+
+
+_NO_RECORD: Final = _NoRecord()
+
+
+def _field_arguments(name: str, args: list[_Node], token: _Token) -> tuple[str, ...]:
+    """The field names a function of fields is given; FormulaError for anything else."""
+    names = []
+    for arg in args:
+        if not isinstance(arg, _FieldRef):
+            raise FormulaError(
+                f"{name}() takes field references such as {{Status}}, not other values "
+                f"(at position {token.position})"
+            )
+        names.append(arg.name)
+    return tuple(dict.fromkeys(names))
+
+
+def _time_bound(is_after: bool, left: _Node, right: _Node) -> _TimeBound | None:
+    """IS_AFTER/IS_BEFORE(left, right) as a :class:`_TimeBound` if one side is a record's
+    time and the other a constant moment."""
+    for time, other, later in ((left, right, is_after), (right, left, not is_after)):
+        if isinstance(time, _RecordTime) and isinstance(other, _Literal):
+            bound = _to_datetime(other.value)
+            if bound is not None:
+                text = _datetime_text(bound)
+                exact = bound.microsecond % 1000 == 0 and _is_stamp(text)
+                return _TimeBound(time.fields, bound, text if exact else None, later)
+    return None
 
 
 # --- Public interface -----------------------------------------------------------------------
@@ -751,6 +949,22 @@ class CompiledFormula:
             return _truthy(self._root.evaluate(ctx))
         except _EvalError:
             return False
+
+    def select(self, items: Iterable[T], ctx: FormulaContext, point: Callable[[T], Any]) -> list[T]:
+        """The items Airtable's filterByFormula would keep, in order: ``point(item)`` makes
+        ``ctx`` the record of each item in turn. The same as calling :meth:`matches` item after
+        item, in one loop (filters run over whole tables)."""
+        evaluate = self._root.evaluate
+        kept = []
+        for item in items:
+            point(item)
+            try:
+                value = evaluate(ctx)
+            except _EvalError:
+                continue
+            if value is True or (value is not False and _truthy(value)):
+                kept.append(item)
+        return kept
 
 
 def compile_formula(text: str) -> CompiledFormula:

@@ -2,9 +2,10 @@
 
 Formulas are compiled by :mod:`formula` (cached by text) and evaluated against each row
 through a :class:`FormulaContext`, which gives linked fields as the linked records'
-primary values. A formula that does not compile, or names a field the table lacks, is a
-422 INVALID_FILTER_BY_FORMULA; a formula is never skipped, so it can never match everything
-by mistake.
+primary values and ``LAST_MODIFIED_TIME`` the times the store keeps in ``Row.modified``.
+A formula that does not compile, or names a field the table lacks, is a 422
+INVALID_FILTER_BY_FORMULA; a formula is never skipped, so it can never match everything by
+mistake.
 """
 
 from __future__ import annotations
@@ -30,21 +31,48 @@ Render = Callable[[Row], dict[str, Any]]
 class FormulaContext:
     """One record as a compiled formula reads it (see ``formula.py``); reused row after row."""
 
-    __slots__ = ("_getters", "_resolve", "created_time", "record_id", "row")
+    __slots__ = (
+        "_field_id",
+        "_field_ids",
+        "_getters",
+        "_resolve",
+        "created_time",
+        "last_modified_time",
+        "record_id",
+        "row",
+    )
 
-    def __init__(self, resolve: Callable[[str], Callable[[Row], Any]]) -> None:
-        """A context whose field values come from the getters ``resolve(name)`` returns."""
+    def __init__(
+        self,
+        resolve: Callable[[str], Callable[[Row], Any]],
+        field_id: Callable[[str], str],
+    ) -> None:
+        """A context whose field values come from the getters ``resolve(name)`` returns, and
+        whose modification times are kept by the field ids ``field_id(name)`` returns."""
         self._resolve = resolve
         self._getters: dict[str, Callable[[Row], Any]] = {}
+        self._field_ids: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._field_id = field_id
         self.row = Row("", "", {})
         self.record_id = ""
         self.created_time = ""
+        self.last_modified_time = ""
 
     def set_row(self, row: Row) -> None:
         """Evaluate against ``row`` from now on."""
         self.row = row
         self.record_id = row.id
         self.created_time = row.created_time
+        self.last_modified_time = row.last_modified
+
+    def fields_modified_time(self, field_names: tuple[str, ...]) -> str | None:
+        """When the latest of the named fields of the record changed; None if none ever did."""
+        ids = self._field_ids.get(field_names)
+        if ids is None:
+            ids = self._field_ids[field_names] = tuple(map(self._field_id, field_names))
+        modified = self.row.modified
+        stamps = [modified[field_id] for field_id in ids if field_id in modified]
+        return max(stamps) if stamps else None
 
     def value(self, field_name: str) -> Any:
         """The value of a field of the current record, in the form formulas expect."""
@@ -83,17 +111,22 @@ def filter_rows(state: BaseState, table: Table, rows: list[Row], text: str) -> l
     unknown = sorted(name for name in compiled.field_names if table.field(name) is None)
     if unknown:
         raise errors.invalid_formula("Unknown field names: " + ", ".join(unknown))
-    ctx = FormulaContext(functools.partial(_formula_getter, state, table))
-    matched = []
+    ctx = FormulaContext(functools.partial(_formula_getter, state, table), _field_id_of(table))
     try:
-        for row in rows:
-            ctx.set_row(row)
-            if compiled.matches(ctx):
-                matched.append(row)
+        return compiled.select(rows, ctx, ctx.set_row)
     except Exception as exc:  # a bug in the evaluator must be neither a 500 nor a match-all
         logger.exception("formula %r failed on record %s", text, ctx.record_id)
         raise errors.invalid_formula(f"{type(exc).__name__}: {exc}") from None
-    return matched
+
+
+def _field_id_of(table: Table) -> Callable[[str], str]:
+    def field_id(name: str) -> str:
+        field = table.field(name)
+        if field is None:  # pragma: no cover - unknown names are refused before evaluating
+            raise FormulaError(f"Unknown field names: {name}")
+        return field.id
+
+    return field_id
 
 
 def _formula_getter(state: BaseState, table: Table, name: str) -> Callable[[Row], Any]:

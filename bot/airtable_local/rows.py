@@ -4,11 +4,15 @@ A committed :class:`Row` is never changed in place. A write goes through a :clas
 which copies each row it touches, collects the rows it creates and deletes and the select
 options it adds; the store applies it only after SQLite has committed it, so a write that
 fails part-way leaves nothing behind.
+
+Each row also keeps when each of its fields was last modified (``Row.modified``, field id
+to a time written as Airtable writes times, ``2026-12-02T04:00:00.000Z``, so that text order
+is time order). The store stamps them as it commits a write (see ``Store._commit``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,19 +21,37 @@ from bot.airtable_local.schema import CHOICE_COLORS, BaseSchema, Choice, Field, 
 
 
 class Row:
-    """One record as stored: id, creation time and fields by field id (empty cells absent)."""
+    """One record as stored: id, creation time, fields by field id (empty cells absent), and
+    when each field was last modified."""
 
-    __slots__ = ("created_time", "fields", "id")
+    __slots__ = ("created_time", "fields", "id", "last_modified", "modified")
 
-    def __init__(self, record_id: str, created_time: str, fields: dict[str, Any]) -> None:
-        """A row; ``fields`` maps field ids to stored values (see :mod:`values`)."""
+    def __init__(
+        self,
+        record_id: str,
+        created_time: str,
+        fields: dict[str, Any],
+        modified: dict[str, str] | None = None,
+    ) -> None:
+        """A row; ``fields`` maps field ids to stored values (see :mod:`values`), ``modified``
+        field ids to when they last changed (a cleared field keeps its time)."""
         self.id = record_id
         self.created_time = created_time
         self.fields = fields
+        self.modified: dict[str, str] = modified if modified is not None else {}
+        self.last_modified = max([created_time, *self.modified.values()])
 
     def copy(self) -> Row:
         """A copy whose fields can be edited (values are replaced, never mutated)."""
-        return Row(self.id, self.created_time, dict(self.fields))
+        return Row(self.id, self.created_time, dict(self.fields), dict(self.modified))
+
+    def stamp(self, field_ids: Iterable[str], moment: str) -> None:
+        """Record that these fields changed at ``moment`` (a time as
+        :func:`values.format_datetime` writes it)."""
+        for field_id in field_ids:
+            self.modified[field_id] = moment
+            if moment > self.last_modified:
+                self.last_modified = moment
 
 
 class BaseState:

@@ -10,6 +10,15 @@ store can be shared by the server's event loop and any number of threads.
 Record fields are stored by field id, as JSON, so fields and tables can be renamed.
 Links are kept in both directions, and deleting a record removes it from every link.
 
+Each record also keeps when each of its fields last changed, for ``LAST_MODIFIED_TIME()``
+in formulas. A commit stamps, with the time it is made, every field whose stored value it
+changes, whichever way the change came: a field written, an inverse link gaining or losing
+this record, a record deleted from a link, a schema change that clears or converts values.
+A write that leaves a value as it was stamps nothing. A record created by a write has the
+fields it is created with stamped with its creation time. A database file from before
+these times were kept (no ``modified_times`` column) is migrated when it is opened: its
+records count as last modified when they were created.
+
 Public operations (``table`` is a table name or id; errors are
 :class:`~bot.airtable_local.errors.AirtableError`, as Airtable would answer them):
 
@@ -34,9 +43,10 @@ import threading
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from bot.airtable_local import errors, reading, writing
+from bot.airtable_local import errors, reading, values, writing
 from bot.airtable_local.query import ListQuery
 from bot.airtable_local.rows import BaseState, Row, Txn
 from bot.airtable_local.schema import (
@@ -61,17 +71,21 @@ CREATE TABLE IF NOT EXISTS records (
     id TEXT NOT NULL,
     created_time TEXT NOT NULL,
     fields TEXT NOT NULL,
+    modified_times TEXT,
     UNIQUE (base_id, id)
 );
 """
+# ``modified_times`` (JSON: field id to time) is NULL only in rows written before it existed.
+MIGRATE_SQL = "ALTER TABLE records ADD COLUMN modified_times TEXT DEFAULT NULL"
 UPSERT_BASE_SQL = (
     "INSERT INTO bases (id, schema) VALUES (?, ?)"
     " ON CONFLICT (id) DO UPDATE SET schema = excluded.schema"
 )
 UPSERT_ROW_SQL = (
-    "INSERT INTO records (base_id, table_id, id, created_time, fields) VALUES (?, ?, ?, ?, ?)"
+    "INSERT INTO records (base_id, table_id, id, created_time, fields, modified_times)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
     " ON CONFLICT (base_id, id) DO UPDATE SET table_id = excluded.table_id,"
-    " fields = excluded.fields"
+    " fields = excluded.fields, modified_times = excluded.modified_times"
 )
 
 
@@ -96,14 +110,25 @@ class Store:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(SQL_SCHEMA)
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(records)")}
+        if "modified_times" not in columns:
+            self._conn.execute(MIGRATE_SQL)
         self._bases: dict[str, BaseState] = {}
         for base_id, spec in self._conn.execute("SELECT id, schema FROM bases"):
             self._bases[base_id] = BaseState(build_base(base_id, json.loads(spec)))
-        rows = "SELECT base_id, table_id, id, created_time, fields FROM records ORDER BY seq"
-        for base_id, table_id, record_id, created_time, fields in self._conn.execute(rows):
+        rows = (
+            "SELECT base_id, table_id, id, created_time, fields, modified_times"
+            " FROM records ORDER BY seq"
+        )
+        for base_id, table_id, record_id, created_time, fields, times in self._conn.execute(rows):
             state = self._bases.get(base_id)
             if state is not None and table_id in state.rows:
-                state.rows[table_id][record_id] = Row(record_id, created_time, json.loads(fields))
+                stored = json.loads(fields)
+                # A row from before modification times were kept was last modified when created.
+                modified = (
+                    json.loads(times) if times is not None else dict.fromkeys(stored, created_time)
+                )
+                state.rows[table_id][record_id] = Row(record_id, created_time, stored, modified)
 
     def close(self) -> None:
         """Close the database; the store cannot be used afterwards."""
@@ -386,6 +411,7 @@ class Store:
             for field_id, choices in txn.new_choices.items():
                 _, field = schema.field_by_id(field_id)
                 field.choices.extend(choices)
+        _stamp_changes(state, txn)
         upserts = []
         deletes = []
         for record_id, (table_id, row) in txn.touched.items():
@@ -393,7 +419,8 @@ class Store:
                 deletes.append((base_id, record_id))
             else:
                 fields = json.dumps(row.fields, ensure_ascii=False, separators=(",", ":"))
-                upserts.append((base_id, table_id, record_id, row.created_time, fields))
+                times = json.dumps(row.modified, separators=(",", ":"))
+                upserts.append((base_id, table_id, record_id, row.created_time, fields, times))
         self._write(base_id, schema, upserts, deletes)
         if schema is not None:
             state.schema = schema
@@ -409,7 +436,7 @@ class Store:
         self,
         base_id: str,
         schema: BaseSchema | None,
-        upserts: list[tuple[str, str, str, str, str]],
+        upserts: list[tuple[str, str, str, str, str, str]],
         deletes: list[tuple[str, str]],
     ) -> None:
         def write(conn: sqlite3.Connection) -> None:
@@ -559,6 +586,22 @@ class Store:
             _drop_values(txn, set(drop_values))
             self._commit(base_id, state, txn, schema)
             return schema
+
+
+def _stamp_changes(state: BaseState, txn: Txn) -> None:
+    """Stamp the fields whose values the transaction changes (see the module docstring)."""
+    now = values.format_datetime(datetime.now(UTC))
+    for record_id, (table_id, row) in txn.touched.items():
+        if row is None:
+            continue
+        before = state.rows[table_id].get(record_id)
+        if before is None:
+            row.stamp(row.fields, row.created_time)
+            continue
+        old, new = before.fields, row.fields
+        changed = [key for key in old.keys() | new.keys() if old.get(key) != new.get(key)]
+        if changed:
+            row.stamp(changed, now)
 
 
 def _clone(schema: BaseSchema) -> BaseSchema:

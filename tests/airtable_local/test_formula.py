@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
+import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -32,9 +34,18 @@ class Ctx:
     fields: dict[str, Any] = field(default_factory=dict)
     record_id: str = "recAAAAAAAAAAAAAA"
     created_time: str = "2024-01-02T03:04:05.000Z"
+    modified: dict[str, str] = field(default_factory=dict)
 
     def value(self, field_name: str) -> Any:
         return self.fields.get(field_name)
+
+    @property
+    def last_modified_time(self) -> str:
+        return max([self.created_time, *self.modified.values()])
+
+    def fields_modified_time(self, field_names: tuple[str, ...]) -> str | None:
+        stamps = [self.modified[name] for name in field_names if name in self.modified]
+        return max(stamps) if stamps else None
 
 
 RECORD = Ctx(
@@ -679,7 +690,8 @@ PROBE = Ctx(
         "F": 0.5,
         "G": None,
         "H": math.nan,
-    }
+    },
+    modified={"A": "2024-02-01T00:00:00.000Z"},
 )
 
 
@@ -718,6 +730,7 @@ LEAVES = st.one_of(
     st.text(max_size=10).map(F.quoted),
     st.sampled_from([f"{{{name}}}" for name in "ABCDEFGHZ"]),
     st.sampled_from(["TRUE()", "FALSE()", "BLANK()", "NOW()", "RECORD_ID()", "CREATED_TIME()"]),
+    st.sampled_from(["LAST_MODIFIED_TIME()", "LAST_MODIFIED_TIME({A})", "LAST_MODIFIED_TIME({G})"]),
     st.sampled_from(["'2024-01-01'", "'2024-03-01T12:00:00.000Z'", "''", "'0'", "'x'"]),
 )
 CALLS: dict[str, int] = {
@@ -758,3 +771,141 @@ def test_property_well_formed_formulas_compile_and_evaluate(text: str) -> None:
     compiled = compile_formula(text)
     compiled.evaluate(PROBE)
     assert compiled.matches(PROBE) in (True, False)
+
+
+# --- LAST_MODIFIED_TIME and record times -----------------------------------------------------
+
+EDITED = Ctx(
+    {"Name": "Widget", "Status": "Done"},
+    created_time="2026-12-01T10:00:00.000Z",
+    modified={
+        "Name": "2026-12-01T10:00:00.000Z",
+        "Status": "2026-12-02T04:30:00.250Z",
+        "Notes": "2026-12-02T05:00:00.000Z",  # cleared since: the time stays
+    },
+)
+NEVER_EDITED = Ctx({"Name": "Fresh"}, created_time="2026-12-02T04:00:00.000Z")
+
+
+@pytest.mark.parametrize(
+    ("formula", "ctx", "expected"),
+    [
+        ("LAST_MODIFIED_TIME()", EDITED, dt.datetime(2026, 12, 2, 5, tzinfo=UTC)),
+        ("LAST_MODIFIED_TIME()", NEVER_EDITED, dt.datetime(2026, 12, 2, 4, tzinfo=UTC)),
+        ("LAST_MODIFIED_TIME() & ''", EDITED, "2026-12-02T05:00:00.000Z"),
+        ("LAST_MODIFIED_TIME({Status}) & ''", EDITED, "2026-12-02T04:30:00.250Z"),
+        ("LAST_MODIFIED_TIME({Name}, {Status}) & ''", EDITED, "2026-12-02T04:30:00.250Z"),
+        ("LAST_MODIFIED_TIME({Name}, {Never}) & ''", EDITED, "2026-12-01T10:00:00.000Z"),
+        ("LAST_MODIFIED_TIME({Never})", EDITED, None),
+        ("LAST_MODIFIED_TIME({Never}) = BLANK()", EDITED, True),
+        ("last_modified_time({Name}) = CREATED_TIME()", EDITED, True),
+        ("LAST_MODIFIED_TIME() = CREATED_TIME()", NEVER_EDITED, True),
+        ("IS_AFTER(LAST_MODIFIED_TIME(), CREATED_TIME())", EDITED, True),
+        ("IS_AFTER(LAST_MODIFIED_TIME({Never}), '2000-01-01')", EDITED, ERROR),
+    ],
+    ids=lambda value: value if isinstance(value, str) else None,
+)
+def test_last_modified_time(formula: str, ctx: Ctx, expected: Any) -> None:
+    assert_same(compile_formula(formula).evaluate(ctx), expected)
+
+
+CHANGED_SINCE = (
+    "OR(IS_AFTER(LAST_MODIFIED_TIME(), DATETIME_PARSE('{0}')),"
+    " IS_AFTER(CREATED_TIME(), DATETIME_PARSE('{0}')))"
+)
+
+
+@pytest.mark.parametrize(
+    ("since", "edited", "never_edited"),
+    [
+        ("2026-12-02T03:59:59.999Z", True, True),
+        ("2026-12-02T04:00:00.000Z", True, False),  # after, not at the same time
+        ("2026-12-02T04:59:59.999Z", True, False),
+        ("2026-12-02T05:00:00.000Z", False, False),
+        ("2026-12-02T04:59:59.999500Z", True, False),  # finer than a millisecond
+        ("2026-12-02T05:59:59.999+01:00", True, False),  # another offset
+    ],
+)
+def test_changed_since_filter(since: str, edited: bool, never_edited: bool) -> None:
+    compiled = compile_formula(CHANGED_SINCE.format(since))
+    assert compiled.matches(EDITED) is edited
+    assert compiled.matches(NEVER_EDITED) is never_edited
+
+
+@pytest.mark.parametrize(
+    ("formula", "message"),
+    [
+        ("LAST_MODIFIED_TIME('Status')", "LAST_MODIFIED_TIME() takes field references"),
+        ("LAST_MODIFIED_TIME({Name}, 1)", "LAST_MODIFIED_TIME() takes field references"),
+        ("LAST_MODIFIED_TIME(CREATED_TIME())", "LAST_MODIFIED_TIME() takes field references"),
+        ("LAST_MODIFIED_TIME(({Name}))", ""),  # parentheses around a field are the field
+        ("LAST_MODIFIED_TIME({Name}&'')", "LAST_MODIFIED_TIME() takes field references"),
+        ("CREATED_TIME({Name})", "CREATED_TIME() takes no arguments, got 1"),
+    ],
+)
+def test_last_modified_time_takes_only_fields(formula: str, message: str) -> None:
+    if not message:
+        assert compile_formula(formula).field_names == {"Name"}
+        return
+    with pytest.raises(FormulaError, match=re.escape(message)):
+        compile_formula(formula)
+
+
+def test_last_modified_time_arguments_are_field_names() -> None:
+    assert compile_formula("LAST_MODIFIED_TIME({A}, {B}, {A})").field_names == {"A", "B"}
+
+
+STAMPS = st.datetimes(
+    min_value=dt.datetime(1000, 1, 1), max_value=dt.datetime(9999, 12, 31), timezones=st.just(UTC)
+)
+
+
+@given(stamp=STAMPS, bound=STAMPS, offset=st.integers(-14 * 60, 14 * 60))
+def test_property_record_time_against_a_constant_is_the_general_comparison(
+    stamp: dt.datetime, bound: dt.datetime, offset: int
+) -> None:
+    """The compiled short cut for IS_AFTER/IS_BEFORE(record time, constant) agrees with
+    comparing the same two moments as constants, for bounds in any offset and precision."""
+    stamp_text = stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
+    shifted = bound.astimezone(dt.timezone(dt.timedelta(minutes=offset)))
+    bound_text = shifted.isoformat()
+    ctx = Ctx(created_time=stamp_text, modified={"A": stamp_text})
+    constant = f"DATETIME_PARSE('{bound_text}')"
+    for function in ("IS_AFTER", "IS_BEFORE"):
+        for record in ("CREATED_TIME()", "LAST_MODIFIED_TIME({A})"):
+            for left, right in ((record, constant), (constant, record)):
+                fast = f"{function}({left}, {right})"
+                general = fast.replace(record, f"DATETIME_PARSE('{stamp_text}')")
+                expected = compile_formula(general).evaluate(ctx)
+                assert compile_formula(fast).evaluate(ctx) == expected, fast
+
+
+@pytest.mark.parametrize(
+    "created_time",
+    [
+        "yesterday",
+        "2026-12-02T04:00:00+00:00",
+        "2026-12-02 04:00:00.000Z",
+        "2026-13-02T04:00:00.000",
+    ],
+)
+def test_record_times_not_in_the_store_shape_are_parsed(created_time: str) -> None:
+    ctx = Ctx(created_time=created_time)
+    fast = compile_formula("IS_AFTER(CREATED_TIME(), '2026-12-01T00:00:00.000Z')").evaluate(ctx)
+    general = compile_formula(
+        f"IS_AFTER(DATETIME_PARSE('{created_time}'), '2026-12-01T00:00:00.000Z')"
+    ).evaluate(ctx)
+    assert fast == general
+
+
+def test_constant_calls_are_folded_but_their_failures_stay_per_record() -> None:
+    folded = compile_formula("DATETIME_PARSE('2026-12-02T04:00:00.000Z')")
+    assert folded.evaluate(Ctx()) == dt.datetime(2026, 12, 2, 4, tzinfo=UTC)
+    failing = compile_formula("IF({Name}, DATETIME_PARSE('nonsense'), 1)")
+    assert failing.evaluate(Ctx({"Name": ""})) == 1
+    assert failing.evaluate(Ctx({"Name": "x"})) is ERROR
+    now = compile_formula("NOW()")
+    first = now.evaluate(Ctx())
+    assert isinstance(first, dt.datetime)
+    time.sleep(0.002)
+    assert now.evaluate(Ctx()) != first  # NOW() is never folded into a constant

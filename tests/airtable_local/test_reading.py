@@ -8,11 +8,13 @@ import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pyairtable import formulas as F
 from pyairtable.formulas import OR, match
 
 from bot.airtable_local.thread import LocalAirtable
 from tests.airtable_local.support import (
     error_of,
+    moment,
 )
 from tests.constants import DELIVERABLES
 
@@ -181,6 +183,18 @@ def test_linked_fields_give_primary_values_to_formulas(local_airtable: LocalAirt
         pytest.param("AND(", "", id="syntax"),
         pytest.param("NOSUCHFUNCTION(1)", "", id="unknown-function"),
         pytest.param("{No such field}='x'", "Unknown field names: No such field", id="field"),
+        pytest.param(
+            "LAST_MODIFIED_TIME('Status')", "takes field references", id="last-modified-text"
+        ),
+        pytest.param(
+            "LAST_MODIFIED_TIME({Name}, 1)", "takes field references", id="last-modified-number"
+        ),
+        pytest.param(
+            "IS_AFTER(LAST_MODIFIED_TIME({Nope}), NOW())",
+            "Unknown field names: Nope",
+            id="last-modified-unknown-field",
+        ),
+        pytest.param("CREATED_TIME({Name})", "takes no arguments", id="created-time-argument"),
     ],
 )
 def test_bad_formulas_are_422_never_a_match_all(
@@ -214,3 +228,23 @@ def test_match_finds_exactly_the_records_named_so(
         assert created[0]["id"] in found
     finally:
         table.batch_delete([r["id"] for r in created])
+
+
+def test_reading_only_what_changed_with_pyairtable_formulas(
+    local_airtable_empty: LocalAirtable,
+) -> None:
+    table = local_airtable_empty.table(DELIVERABLES)
+    old = [r["id"] for r in table.batch_create([{"Name": f"Old {i}"} for i in range(30)])]
+    since = moment()
+    new = table.create({"Name": "New"})["id"]
+    table.update(old[7], {"Status": "Done"})
+    after = F.DATETIME_PARSE(since)
+    changed = F.OR(F.IS_AFTER(F.LAST_MODIFIED_TIME(), after), F.IS_AFTER(F.CREATED_TIME(), after))
+    assert {r["id"] for r in table.all(formula=changed)} == {new, old[7]}
+    status = F.IS_AFTER(F.LAST_MODIFIED_TIME(F.Field("Status"), F.Field("Assignees")), after)
+    assert [r["id"] for r in table.all(formula=status)] == [old[7]]
+    earlier = F.IS_BEFORE(F.LAST_MODIFIED_TIME(), after)
+    assert {r["id"] for r in table.all(formula=earlier)} == set(old) - {old[7]}
+    # Over POST as well (pyairtable switches for long formulas).
+    long = F.OR(changed, *(F.EQ(F.Field("Name"), f"none {i}") for i in range(400)))
+    assert {r["id"] for r in table.all(formula=long)} == {new, old[7]}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
+from bot.airtable_local.rows import Row
 from bot.airtable_local.thread import LocalAirtable
 from tests.airtable_local.support import (
     MISSING_ID,
@@ -40,3 +41,17 @@ def test_batches_are_all_or_nothing(local_airtable: LocalAirtable) -> None:
     assert local_airtable.table("Projects").all() == before_projects
     status = table.schema(force=True).field("Status")
     assert "Brand new" not in [c.name for c in status.options.choices]  # type: ignore[union-attr]
+
+
+def test_a_row_is_last_modified_at_its_latest_field_time_or_its_creation() -> None:
+    created = "2026-12-01T10:00:00.000Z"
+    assert Row("recAAAAAAAAAAAAAA", created, {}).last_modified == created
+    row = Row("recAAAAAAAAAAAAAA", created, {"fldA": "x"}, {"fldA": "2026-12-02T04:00:00.000Z"})
+    assert row.last_modified == "2026-12-02T04:00:00.000Z"
+    copy = row.copy()
+    copy.stamp(["fldB"], "2026-12-02T05:00:00.000Z")
+    copy.stamp(["fldA"], "2026-12-02T04:30:00.000Z")
+    assert copy.modified == {"fldA": "2026-12-02T04:30:00.000Z", "fldB": "2026-12-02T05:00:00.000Z"}
+    assert copy.last_modified == "2026-12-02T05:00:00.000Z"
+    assert row.modified == {"fldA": "2026-12-02T04:00:00.000Z"}  # the committed row is untouched
+    assert row.last_modified == "2026-12-02T04:00:00.000Z"
