@@ -16,11 +16,14 @@ COLUMNS: Final = (
     " issue_key"
 )
 Row = tuple[str, str, str | None, bytes, float, str, int, float, str | None, str | None]
-INSERT: Final = (
+# One delivery's insert is INSERT; several in one statement are INSERT_PREFIX followed by
+# INSERT_VALUES once per row, joined with ", ".
+INSERT_PREFIX: Final = (
     "INSERT OR IGNORE INTO deliveries"
-    " (id, event, action, payload, received_at, state, next_attempt_at, issue_key)"
-    " VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)"
+    " (id, event, action, payload, received_at, state, next_attempt_at, issue_key) VALUES "
 )
+INSERT_VALUES: Final = "(?, ?, ?, ?, ?, 'pending', ?, ?)"
+INSERT: Final = INSERT_PREFIX + INSERT_VALUES
 
 
 @dataclass(frozen=True)

@@ -690,6 +690,21 @@ def test_an_unreadable_payload_fails_alone_and_does_not_jam_the_queue(journal: J
     assert "unreadable payload" in (failed.last_error or "")
 
 
+def test_a_batch_larger_than_one_statement_takes_every_delivery_once(journal: Journal) -> None:
+    # Past STATEMENT_ROWS rows a batch is written in several statements; ids already known
+    # (one failed, one done) and repeated within the batch are answered as one by one.
+    journal.record_many([NewDelivery(i, "issues", "closed", BODY, ISSUE) for i in ("f", "d")])
+    journal.claim_due()
+    journal.mark_failed("f", "Airtable down")
+    journal.mark_done(["d"])
+    ids = [f"n-{n}" for n in range(1203)] + ["f", "d", "n-7", "f"]
+    results = journal.record_many([NewDelivery(i, "issues", "closed", BODY, ISSUE) for i in ids])
+    assert results == [True] * 1203 + [True, False, False, False]
+    assert journal.counts() == {**dict.fromkeys(STATES, 0), "pending": 1204, "done": 1}
+    [requeued] = [d for d in journal.list(states=["pending"], limit=2000) if d.id == "f"]
+    assert (requeued.attempts, requeued.payload) == (0, json.loads(BODY))
+
+
 def test_redelivery_of_a_failed_delivery_queues_it_again(journal: Journal) -> None:
     entry = NewDelivery("d-1", "issues", "closed", BODY, ISSUE)
     assert journal.record_many([entry]) == [True]
