@@ -7,6 +7,9 @@ the operator commands.
   the worker starts and stops with the application.
 - :func:`open_runtime`: the lanes and the GitHub gateway of one command (check, sync, audit,
   report).
+- :func:`shared_lanes`: the Airtable lanes of ``serve`` and of every command, drawing on one
+  request budget per base kept in the data folder, so that all of them together stay
+  within the configured rate.
 - :func:`build_engine`: the reconcile with every Project listener, the one :class:`Linker`
   the handlers are handed, the renewal signal and the :class:`Syncer` — wired once, for
   ``serve`` and for :func:`sync_command` alike.
@@ -26,9 +29,10 @@ import aiohttp
 from aiohttp import web
 from pyairtable import Api
 
-from bot.clients.airtable import Lanes
+from bot.clients.airtable import Lanes, budget_horizon
 from bot.clients.github import AppGitHub, GitHubGateway
 from bot.clients.github_logging import LoggingGitHub
+from bot.clients.request_budget import SharedBudget
 from bot.config import Config
 from bot.handlers import make_router
 from bot.intake.journal import Journal
@@ -142,7 +146,7 @@ def make_app(
     config.data_dir.mkdir(parents=True, exist_ok=True)
     journal = Journal(config.journal_path)
     metrics = Metrics()
-    lanes = Lanes(config, metrics=metrics, api_factory=api_factory)
+    lanes = shared_lanes(config, metrics, api_factory=api_factory)
     worker = Worker(config, journal=journal, router=make_router(), dependencies={}, metrics=metrics)
     services = Services(config, journal, metrics, lanes, worker)
     app = web.Application(client_max_size=MAX_BODY_BYTES)
@@ -194,6 +198,22 @@ def _start_schedule(config: Config, syncer: Syncer, *, can_read: bool) -> asynci
     )
 
 
+def shared_lanes(
+    config: Config, metrics: Metrics, *, api_factory: Callable[[], Api] | None = None
+) -> Lanes:
+    """The lanes of the bases, each on the base's request budget in the data folder."""
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    rate = config.airtable.requests_per_second
+    return Lanes(
+        config,
+        metrics=metrics,
+        api_factory=api_factory,
+        budgets=lambda base_id: SharedBudget(
+            config.budget_path, base_id, rate, max_ahead=budget_horizon(config)
+        ),
+    )
+
+
 @dataclass
 class Runtime:
     """What an operator command needs: the lanes of the bases and a GitHub gateway."""
@@ -209,7 +229,7 @@ async def open_runtime(config: Config) -> AsyncIterator[Runtime]:
     """Open one HTTP session and the Airtable lanes for a command; close them after."""
     metrics = Metrics()
     async with github_session(config) as session:
-        lanes = Lanes(config, metrics=metrics)
+        lanes = shared_lanes(config, metrics)
         try:
             yield Runtime(config, lanes, _github(session, config, metrics), metrics)
         finally:

@@ -196,13 +196,17 @@ class RecoverySettings:
 class AirtableSettings:
     """How the bot talks to Airtable: the per-base lane's limits and caches."""
 
-    requests_per_second: float = 5.0
+    # Airtable allows 5 per second per base; the default leaves a margin so that jitter
+    # between this clock and Airtable's never makes a sixth (README, Benchmarks).
+    requests_per_second: float = 4.5
     penalty_seconds: float = 30.0
     batch_size: int = 10
     batch_wait_seconds: float = 0.05
     timeout_seconds: float = 30.0  # a whole call, at most
     connect_timeout_seconds: float = 5.0  # to open the connection
-    cache_ttl_seconds: float = 60.0
+    cache_ttl_seconds: float = 60.0  # a snapshot older than this reads what changed
+    change_overlap_seconds: float = 5.0  # how far before the last read a change read reaches
+    full_read_seconds: float = 1800.0  # how often a table is read whole (to see deletions)
 
 
 @dataclass(frozen=True)
@@ -257,6 +261,11 @@ class Config:
     def journal_path(self) -> Path:
         """The SQLite journal of deliveries."""
         return self.data_dir / "journal.sqlite3"
+
+    @property
+    def budget_path(self) -> Path:
+        """The SQLite file of the per-base Airtable request budgets every process shares."""
+        return self.data_dir / "airtable-budget.sqlite3"
 
     def base_for_owner(self, owner: str) -> str | None:
         """The Airtable base serving a GitHub owner, or None when no base serves it."""

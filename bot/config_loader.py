@@ -141,6 +141,11 @@ def _check_invariants(config: Config, problems: list[str]) -> None:
         for key in ("timeout_seconds", "connect_timeout_seconds"):
             if getattr(getattr(config, section), key) <= 0:
                 problems.append(f"{section}.{key}: must be positive")
+    for key in ("cache_ttl_seconds", "full_read_seconds"):
+        if getattr(config.airtable, key) <= 0:
+            problems.append(f"airtable.{key}: must be positive")
+    if config.airtable.change_overlap_seconds < 0:
+        problems.append("airtable.change_overlap_seconds: must not be negative")
     if not 1 <= config.airtable.batch_size <= 10:
         problems.append("airtable.batch_size: Airtable takes 1 to 10 records per write")
     if config.worker.concurrency < 1:

@@ -22,7 +22,7 @@ def test_defaults_without_environment() -> None:
     assert config.tables.deliverables == "Project Deliverables"
     assert config.fields.deliverables.issue == "GitHub Issue"
     assert config.statuses.deliverable.done == "Done"
-    assert config.airtable.requests_per_second == 5.0
+    assert config.airtable.requests_per_second == 4.5
     assert config.github_api_url == "https://api.github.com"
     assert not config.has_github_app
 

@@ -1,22 +1,28 @@
 """The Airtable lane: the only code that talks to Airtable.
 
 One :class:`AirtableLane` per base. Every pyairtable call runs in a worker thread (pyairtable
-is synchronous) with a timeout, after taking a slot from the base's rate limiter: at most
-``requests_per_second`` requests in any one-second window, and a pause of
-``penalty_seconds`` for the whole base after a 429 (Airtable asks for 30 s of quiet:
-https://airtable.com/developers/web/api/rate-limits). Writes are queued and sent in batches
-of up to ten records. Reads of the Projects and Project Deliverables tables are cached as
-whole-table snapshots (cachetools TTL) and kept true by the lane's own writes, so a burst of
-events costs a few page reads plus one write per ten records. The limiter is
-:mod:`bot.clients.rate_limit`, the snapshots :mod:`bot.clients.airtable_cache`.
+is synchronous) with a timeout, at a slot booked from the base's request budget
+(:mod:`bot.clients.request_budget`): requests spaced evenly at ``requests_per_second``,
+shared by every process of the bot that uses the same data folder, and a pause of
+``penalty_seconds`` for all of them after a 429 (Airtable asks for 30 s of quiet:
+https://airtable.com/developers/web/api/rate-limits). The worker thread waits for the slot
+itself and sends at once, so the event loop's scheduling adds no jitter to the spacing.
+Writes are queued and sent in batches of up to ten records. Reads are served from table
+snapshots kept true by reading only what changed (:mod:`bot.clients.airtable_cache`) and by
+the lane's own writes, so a burst of events costs a few page reads plus one write per ten
+records, and one event in a large base costs a request or two, not the table.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import email.utils
 import logging
 import math
+import sqlite3
 import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -26,8 +32,8 @@ from typing import Any, TypeVar
 import requests
 from pyairtable import Api
 
-from bot.clients.airtable_cache import TableCache
-from bot.clients.rate_limit import RateLimiter
+from bot.clients.airtable_cache import ChangeReadRefused, TableCache
+from bot.clients.request_budget import LocalBudget, RequestBudget
 from bot.config import Config
 from bot.core.issue import issue_url_key
 from bot.core.records import Record
@@ -38,14 +44,33 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _MAX_429_RETRIES = 3
+# How much earlier than its slot a call leaves the event loop for its worker thread, which
+# then waits out the rest itself.
+_SLOT_LEAD_SECONDS = 0.02
+
+
+class _SlotLost(Exception):
+    """A pause (another call's 429, maybe in another process) began after the slot was
+    booked: book again."""
+
+
+# A request budget for a base, given its id.
+BudgetFactory = Callable[[str], RequestBudget]
+
+
+def budget_horizon(config: Config) -> float:
+    """How far ahead a stored budget instant may lie and still be believed: the longest
+    pause the lane sets (after a 429), and a minute to spare."""
+    return config.airtable.penalty_seconds + 60.0
 
 
 class AirtableError(Exception):
     """An Airtable call failed; ``retriable`` says whether trying again later may succeed.
 
     ``status`` is Airtable's HTTP status when it answered one; ``kind`` says what went wrong
-    otherwise: ``"network"`` (no connection), ``"timeout"`` (no answer in time) or
-    ``"not_json"`` (an answer that is not Airtable's JSON: a proxy's or portal's page).
+    otherwise: ``"network"`` (no connection), ``"timeout"`` (no answer in time),
+    ``"not_json"`` (an answer that is not Airtable's JSON: a proxy's or portal's page) or
+    ``"budget"`` (the request budget in the data folder could not be booked).
     :func:`bot.clients.errors.airtable_problem` words it for an operator.
     """
 
@@ -143,24 +168,36 @@ class AirtableLane:
         *,
         metrics: Metrics,
         api_factory: Callable[[], Api] | None = None,
+        budget: RequestBudget | None = None,
     ) -> None:
         self.config = config
         self.base_id = base_id
         self.metrics = metrics
         settings = config.airtable
-        self._limiter = RateLimiter(settings.requests_per_second)
-        self._executor = ThreadPoolExecutor(
-            max_workers=max(1, min(8, int(settings.requests_per_second))),
-            thread_name_prefix=f"airtable-{base_id}",
+        self._budget = budget or LocalBudget(
+            settings.requests_per_second, max_ahead=budget_horizon(config)
         )
+        workers = max(1, min(8, math.ceil(settings.requests_per_second)))
+        self._executor = ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix=f"airtable-{base_id}"
+        )
+        # At most one booked slot per worker thread at any moment: that bounds how far
+        # ahead this process books, and so its share of a budget other processes draw on.
+        self._booked = asyncio.Semaphore(workers)
+        self._booking = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"budget-{base_id}")
         self._local = threading.local()
         self._api_factory = api_factory or self._default_api
         self._queue: list[_PendingWrite] = []
-        self._queue_changed = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
+        # Lower bounds of Airtable's clock minus this machine's, one per recent answer (its
+        # Date header): change reads ask for what changed since a moment on Airtable's clock.
+        self._clock_offsets: collections.deque[float] = collections.deque(maxlen=64)
         self._cache = TableCache(
             self._read_page,
+            on_airtable_clock=self.on_airtable_clock,
             ttl=settings.cache_ttl_seconds,
+            overlap=settings.change_overlap_seconds,
+            full_read_seconds=settings.full_read_seconds,
             issue_table=config.tables.deliverables,
             issue_field=config.fields.deliverables.issue,
         )
@@ -183,54 +220,114 @@ class AirtableLane:
         api: Api | None = getattr(self._local, "api", None)
         if api is None:
             api = self._local.api = self._api_factory()
+            api.session.hooks["response"].append(self._note_airtable_time)
         return api
+
+    def _note_airtable_time(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        """Keep a lower bound of Airtable's clock offset from an answer's Date header: the
+        answer was dated at or after that whole second, and is here now."""
+        try:
+            stamp = email.utils.parsedate_to_datetime(response.headers["Date"]).timestamp()
+        except (KeyError, TypeError, ValueError):
+            return
+        self._clock_offsets.append(stamp - time.time())
+
+    def on_airtable_clock(self, moment: float) -> float:
+        """``moment`` (this machine's wall clock) on Airtable's clock, at the earliest it can
+        be as far as recent answers tell (unchanged before any answer)."""
+        return moment + max(self._clock_offsets, default=0.0)
 
     # -- calls ---------------------------------------------------------------------------
 
     async def call(self, operation: str, fn: Callable[[Api], T]) -> T:
-        """Run ``fn(api)`` in a worker thread through the rate limiter; 429s pause and retry."""
+        """Run ``fn(api)`` in a worker thread at a slot of the base's budget; a 429 pauses
+        the budget (every process on it) and the call is sent again, up to three times."""
         loop = asyncio.get_running_loop()
-        for attempt in range(_MAX_429_RETRIES + 1):
-            await self._limiter.acquire()
-            self.metrics.airtable_calls.labels(operation=operation).inc()
+        attempt = 0
+        while True:
             try:
-                result = await asyncio.wait_for(
-                    loop.run_in_executor(self._executor, lambda: fn(self._api())),
-                    timeout=self.config.airtable.timeout_seconds + 5,
-                )
+                async with self._booked:
+                    slot = await self._book_slot()
+                    result = await asyncio.wait_for(
+                        loop.run_in_executor(self._executor, self._send_at, slot, fn),
+                        timeout=self.config.airtable.timeout_seconds + 5 + _SLOT_LEAD_SECONDS,
+                    )
+            except _SlotLost:
+                continue
             except (requests.RequestException, TimeoutError) as exc:
+                self.metrics.airtable_calls.labels(operation=operation).inc()
                 failure = _Failure.of(operation, exc)
                 self.metrics.airtable_errors.labels(status=failure.metric).inc()
                 self.metrics.health.failure("airtable", failure.health, kind=failure.kind)
                 if failure.error.status == 429:
                     penalty = self.config.airtable.penalty_seconds
                     log.warning(
-                        "Airtable base %s answered 429; pausing the lane for %.1fs",
+                        "Airtable base %s answered 429; pausing its requests for %.1fs",
                         self.base_id,
                         penalty,
                     )
-                    self._limiter.pause(penalty)
+                    await loop.run_in_executor(self._booking, self._budget.pause, penalty)
                     if attempt < _MAX_429_RETRIES:
+                        attempt += 1
                         continue
                 raise failure.error from exc
+            self.metrics.airtable_calls.labels(operation=operation).inc()
             self.metrics.health.success("airtable")
             return result
-        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _book_slot(self) -> float:
+        """Book the next slot of the budget and wait until just before it (wall clock)."""
+        try:
+            slot = await asyncio.get_running_loop().run_in_executor(
+                self._booking, self._budget.reserve
+            )
+        except sqlite3.Error as exc:  # a locked, full or read-only data folder
+            raise AirtableError(
+                f"the Airtable request budget could not be booked: {exc}",
+                kind="budget",
+                detail=str(exc),
+            ) from exc
+        delay = slot - time.time() - _SLOT_LEAD_SECONDS
+        if delay > 0:
+            await asyncio.sleep(delay)
+        return slot
+
+    def _send_at(self, slot: float, fn: Callable[[Api], T]) -> T:
+        """In a worker thread: wait for ``slot`` and make the call, unless a pause began."""
+        delay = slot - time.time()
+        if delay > 0:
+            time.sleep(delay)
+        if self._budget.paused_until() > slot:
+            raise _SlotLost
+        return fn(self._api())
 
     # -- snapshots -----------------------------------------------------------------------
 
     async def table_records(self, table: str) -> dict[str, Record]:
-        """Every record of ``table`` by id, from a snapshot at most ``cache_ttl`` old."""
+        """Every record of ``table`` by id, from a snapshot brought up to date when it is
+        older than ``cache_ttl_seconds``."""
         return (await self._cache.snapshot(table)).records
 
-    async def _read_page(self, table: str, offset: str | None) -> dict[str, Any]:
-        """One page (up to 100 records) of ``table`` after ``offset``, through the limiter."""
-        return await self.call("list", partial(self._page, table, offset))
+    async def _read_page(
+        self, table: str, offset: str | None, formula: str | None
+    ) -> dict[str, Any]:
+        """One page (up to 100 records) of ``table`` after ``offset``, of the records
+        matching ``formula`` (None: all), through the budget."""
+        try:
+            return await self.call("list", partial(self._page, table, offset, formula))
+        except AirtableError as exc:
+            if formula is not None and exc.status == 422:
+                raise ChangeReadRefused(exc.detail or str(exc)) from exc
+            raise
 
-    def _page(self, table: str, offset: str | None, api: Api) -> dict[str, Any]:
+    def _page(
+        self, table: str, offset: str | None, formula: str | None, api: Api
+    ) -> dict[str, Any]:
         params: dict[str, Any] = {"pageSize": 100}
         if offset:
             params["offset"] = offset
+        if formula:
+            params["filterByFormula"] = formula
         page: dict[str, Any] = api.get(api.table(self.base_id, table).urls.records, params=params)
         return page
 
@@ -265,7 +362,6 @@ class AirtableLane:
             raise AirtableError("the Airtable lane is closed", retriable=True)
         future: asyncio.Future[Record] = asyncio.get_running_loop().create_future()
         self._queue.append(_PendingWrite(table, record_id, fields, future))
-        self._queue_changed.set()
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_loop(), name=f"flush-{self.base_id}")
         return await future
@@ -344,7 +440,10 @@ class AirtableLane:
         self._closed = True
         if self._flusher is not None:
             await asyncio.gather(self._flusher, return_exceptions=True)
+        await self._cache.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self._booking.shutdown(wait=True)
+        self._budget.close()
 
 
 @dataclass
@@ -354,6 +453,7 @@ class Lanes:
     config: Config
     metrics: Metrics = field(kw_only=True)
     api_factory: Callable[[], Api] | None = field(default=None, kw_only=True)
+    budgets: BudgetFactory | None = field(default=None, kw_only=True)
     _lanes: dict[str, AirtableLane] = field(default_factory=dict, init=False, repr=False)
 
     def for_base(self, base_id: str) -> AirtableLane:
@@ -361,7 +461,11 @@ class Lanes:
         lane = self._lanes.get(base_id)
         if lane is None:
             lane = self._lanes[base_id] = AirtableLane(
-                self.config, base_id, metrics=self.metrics, api_factory=self.api_factory
+                self.config,
+                base_id,
+                metrics=self.metrics,
+                api_factory=self.api_factory,
+                budget=self.budgets(base_id) if self.budgets else None,
             )
         return lane
 

@@ -45,6 +45,10 @@ AIRTABLE_TIMEOUT = (
     "Airtable at {endpoint} did not answer within {seconds:g} s ([airtable] timeout_seconds); "
     "try again later"
 )
+AIRTABLE_BUDGET = (
+    "the request budget in the data folder could not be used ({detail}); check that "
+    "DELIVERABLES_BOT_DATA is writable and has room"
+)
 AIRTABLE_NOT_JSON = (
     "Airtable at {endpoint} answered with something that is not Airtable's JSON (an HTML "
     "page? a proxy or portal in between): check AIRTABLE_ENDPOINT_URL and the network"
@@ -219,6 +223,8 @@ def airtable_problem(
         line = AIRTABLE_TIMEOUT.format(endpoint=where, seconds=timeout or 0)
     elif exc.kind == "not_json":
         line = AIRTABLE_NOT_JSON.format(endpoint=where)
+    elif exc.kind == "budget":
+        line = AIRTABLE_BUDGET.format(detail=exc.detail)
     else:
         cause = exc.__cause__
         line = AIRTABLE_UNREACHABLE.format(
