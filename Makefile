@@ -38,6 +38,9 @@ test: lint typecheck
 bench: $(TEST_STAMP)
 	$(BIN)/python bench/bench_airtable_local.py
 	$(BIN)/python bench/bench_service.py
+	$(BIN)/python bench/bench_ack.py
+	$(BIN)/python bench/bench_scale.py
+	$(BIN)/python bench/bench_processes.py
 	$(BIN)/python bench/bench_large_payloads.py
 
 clean:

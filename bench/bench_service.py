@@ -10,6 +10,9 @@ the embedded Airtable-compatible server (in this process) with its rate limit on
    ratio to the floor: (records to write / 10 + pages to read) at 5 requests/s.
 2. Ack latency: rounds of 200 concurrent signed deliveries to ``POST /webhook``, p50 and p99.
 3. Peak RSS of the bot process (VmHWM) over both.
+4. How close the burst came to Airtable's limit: the shortest time the embedded Airtable
+   saw between a request and the fifth after it (``tightest_six_s``; under 1 s means a
+   sixth request in one second, a 429). The margin the bot's pace leaves is this minus 1.
 
 Usage: ``python bench/bench_service.py [--runs 3] [--issues 1000] [--projects 50]``.
 Each run starts fresh servers; the figures printed are the median over runs.
@@ -79,6 +82,22 @@ def seed(at: LocalAirtable, gh: GitHubStandIn, issues: int, projects: int) -> No
                 }
             )
         at.store.create_records(base, DELIVERABLES, rows)
+
+
+def record_admissions(at: LocalAirtable) -> list[float]:
+    """The moments (monotonic) at which the embedded Airtable admitted a request within its
+    rate limit, appended to as it runs."""
+    admitted: list[float] = []
+    admit = at.limiter.admit
+
+    def recording(base_id: str) -> bool:
+        allowed = admit(base_id)
+        if allowed:
+            admitted.append(time.monotonic())
+        return allowed
+
+    at.limiter.admit = recording  # type: ignore[method-assign]
+    return admitted
 
 
 def start_bot(
@@ -208,6 +227,7 @@ async def one_run(issues: int, projects: int) -> dict[str, float]:
         LocalAirtable(seed="empty", requests_per_second=RATE, penalty_seconds=30.0) as at,
     ):
         seed(at, gh, issues, projects)
+        admitted = record_admissions(at)
         at.reset_stats()
         port = free_port()
         bot = start_bot(at, gh, Path(tmp), port)
@@ -269,6 +289,9 @@ async def one_run(issues: int, projects: int) -> dict[str, float]:
                 bot.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 bot.kill()
+    tightest = min(
+        (b - a for a, b in zip(admitted, admitted[5:], strict=False)), default=float("nan")
+    )
     pages = math.ceil(issues / 100) + math.ceil(projects / 100)
     floor_requests = (issues + projects) / 10 + pages
     floor_seconds = floor_requests / RATE
@@ -279,6 +302,7 @@ async def one_run(issues: int, projects: int) -> dict[str, float]:
         "airtable_requests": stats.requests,
         "airtable_per_delivery": stats.requests / issues,
         "airtable_429s": stats.rate_limited,
+        "tightest_six_s": tightest,
         "github_requests": github_requests,
         "github_per_delivery": github_requests / issues,
         "completion_comments": comments,
