@@ -6,7 +6,10 @@ is synchronous) with a timeout, at a slot booked from the base's request budget
 shared by every process of the bot that uses the same data folder, and a pause of
 ``penalty_seconds`` for all of them after a 429 (Airtable asks for 30 s of quiet:
 https://airtable.com/developers/web/api/rate-limits). The worker thread waits for the slot
-itself and sends at once, so the event loop's scheduling adds no jitter to the spacing.
+itself and sends at once, so the event loop's scheduling adds no jitter to the spacing; a
+thread that wakes too late books another slot; and no request leaves less than a second
+after the answer to the one ``ceil(requests_per_second)`` before it (:class:`AnswerWindow`),
+so a request held up on its way cannot arrive bunched with those behind it.
 Writes are queued and sent in batches of up to ten records. Reads are served from table
 snapshots kept true by reading only what changed (:mod:`bot.clients.airtable_cache`) and by
 the lane's own writes, so a burst of events costs a few page reads plus one write per ten
@@ -47,11 +50,20 @@ _MAX_429_RETRIES = 3
 # How much earlier than its slot a call leaves the event loop for its worker thread, which
 # then waits out the rest itself.
 _SLOT_LEAD_SECONDS = 0.02
+# A worker thread that wakes later than this after its slot (a busy interpreter) gives the
+# slot up and books another rather than send close behind the slots booked after it; after
+# _MAX_LATE_REBOOKINGS such turns it sends anyway.
+_LATE_SECONDS = 0.03
+_MAX_LATE_REBOOKINGS = 3
 
 
 class _SlotLost(Exception):
-    """A pause (another call's 429, maybe in another process) began after the slot was
-    booked: book again."""
+    """Book again: a pause (another call's 429, maybe in another process) began after the
+    slot was booked, or (``late``) the worker thread woke too long after it."""
+
+    def __init__(self, *, late: bool = False) -> None:
+        super().__init__()
+        self.late = late
 
 
 # A request budget for a base, given its id.
@@ -148,6 +160,59 @@ class _Failure:
         return cls(error, "network", f"{operation}: {exc!r}", "not_json")
 
 
+class AnswerWindow:
+    """The last ``size`` requests this lane sent, with when each was answered: a request
+    waits until one second has passed since the answer to the request ``size`` before it.
+
+    Airtable counts a request when it arrives, which is after it was sent and before it is
+    answered. Evenly spaced slots keep ``size`` requests a second as they leave, but one
+    request held up on the way (a busy machine, a slow connection) can arrive so close to
+    those sent after it that Airtable sees one too many in a second. Going by answers
+    instead of slots, a held-up request moves the ones behind it, so no second as Airtable
+    counts it holds more than ``size`` of this lane's requests, however the delays fall.
+    A request still unanswered is waited for at most ``MAX_WAIT_SECONDS``.
+    """
+
+    MAX_WAIT_SECONDS = 2.0
+
+    def __init__(self, size: int) -> None:
+        self._size = max(1, size)
+        self._answered_at: collections.deque[float | None] = collections.deque()
+        self._tickets = 0
+        self._first = 0  # the ticket of _answered_at[0]
+        self._changed = threading.Condition()
+
+    def enter(self) -> int:
+        """Block until one second has passed since the answer ``size`` requests back, then
+        note a request leaving now; returns its ticket."""
+        deadline = time.monotonic() + self.MAX_WAIT_SECONDS
+        with self._changed:
+            while len(self._answered_at) >= self._size:
+                answered = self._answered_at[-self._size]
+                now = time.monotonic()
+                if answered is not None and now >= answered + 1.0:
+                    break
+                if now >= deadline:
+                    break
+                until = deadline if answered is None else min(deadline, answered + 1.0)
+                self._changed.wait(until - now)
+            self._answered_at.append(None)
+            ticket = self._tickets
+            self._tickets += 1
+            while len(self._answered_at) > self._size:
+                self._answered_at.popleft()
+                self._first += 1
+            return ticket
+
+    def answered(self, ticket: int) -> None:
+        """Note the answer to the request of ``ticket`` (or its failure)."""
+        with self._changed:
+            index = ticket - self._first
+            if 0 <= index < len(self._answered_at):
+                self._answered_at[index] = time.monotonic()
+            self._changed.notify_all()
+
+
 @dataclass
 class _PendingWrite:
     """A queued write of one record, resolved when its batch is sent."""
@@ -184,6 +249,7 @@ class AirtableLane:
         # At most one booked slot per worker thread at any moment: that bounds how far
         # ahead this process books, and so its share of a budget other processes draw on.
         self._booked = asyncio.Semaphore(workers)
+        self._answers = AnswerWindow(math.ceil(settings.requests_per_second))
         self._booking = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"budget-{base_id}")
         self._local = threading.local()
         self._api_factory = api_factory or self._default_api
@@ -243,16 +309,18 @@ class AirtableLane:
         """Run ``fn(api)`` in a worker thread at a slot of the base's budget; a 429 pauses
         the budget (every process on it) and the call is sent again, up to three times."""
         loop = asyncio.get_running_loop()
-        attempt = 0
+        attempt = late = 0
         while True:
             try:
                 async with self._booked:
                     slot = await self._book_slot()
+                    strict = late < _MAX_LATE_REBOOKINGS
                     result = await asyncio.wait_for(
-                        loop.run_in_executor(self._executor, self._send_at, slot, fn),
+                        loop.run_in_executor(self._executor, self._send_at, slot, fn, strict),
                         timeout=self.config.airtable.timeout_seconds + 5 + _SLOT_LEAD_SECONDS,
                     )
-            except _SlotLost:
+            except _SlotLost as lost:
+                late += lost.late
                 continue
             except (requests.RequestException, TimeoutError) as exc:
                 self.metrics.airtable_calls.labels(operation=operation).inc()
@@ -292,14 +360,22 @@ class AirtableLane:
             await asyncio.sleep(delay)
         return slot
 
-    def _send_at(self, slot: float, fn: Callable[[Api], T]) -> T:
-        """In a worker thread: wait for ``slot`` and make the call, unless a pause began."""
+    def _send_at(self, slot: float, fn: Callable[[Api], T], strict: bool) -> T:
+        """In a worker thread: wait for ``slot`` and make the call, unless a pause began or
+        (``strict``) the thread woke too late to keep the spacing."""
         delay = slot - time.time()
         if delay > 0:
             time.sleep(delay)
+        if strict and time.time() - slot > _LATE_SECONDS:
+            log.debug("Airtable slot missed by %.3fs; booking another", time.time() - slot)
+            raise _SlotLost(late=True)
         if self._budget.paused_until() > slot:
             raise _SlotLost
-        return fn(self._api())
+        ticket = self._answers.enter()
+        try:
+            return fn(self._api())
+        finally:
+            self._answers.answered(ticket)
 
     # -- snapshots -----------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from pyairtable import Api
 
 from bot.airtable_local.thread import LocalAirtable
 from bot.clients.airtable import AirtableLane
+from bot.clients.request_budget import RequestBudget
 from bot.config import AirtableSettings, Config
 from bot.metrics import Metrics
 
@@ -18,6 +19,7 @@ def make_lane(
     *,
     endpoint: str | None = None,
     api_factory: Callable[[], Api] | None = None,
+    budget: RequestBudget | None = None,
     **settings: Any,
 ) -> AirtableLane:
     """A lane to the embedded server's seeded base (at ``endpoint``, when something stands
@@ -31,4 +33,6 @@ def make_lane(
         airtable_base_id=at.base_id,
         airtable=AirtableSettings(**settings),
     )
-    return AirtableLane(config, at.base_id, metrics=Metrics(), api_factory=api_factory)
+    return AirtableLane(
+        config, at.base_id, metrics=Metrics(), api_factory=api_factory, budget=budget
+    )

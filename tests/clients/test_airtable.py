@@ -9,7 +9,7 @@ import time
 import pytest
 
 from bot.airtable_local.thread import LocalAirtable
-from bot.clients.airtable import AirtableError, AirtableLane
+from bot.clients.airtable import AirtableError, AirtableLane, AnswerWindow
 from tests.clients.lanes import make_lane
 from tests.constants import DELIVERABLES
 from tests.fault_fixtures import ProxiedAirtable
@@ -126,3 +126,56 @@ async def test_a_dropped_connection_is_a_network_failure(
     assert len(await lane.table_records(DELIVERABLES)) == 3  # the next call goes through
     assert lane.metrics.health.failing() == []
     await lane.close()
+
+
+class StaleBudget:
+    """A request budget whose every slot is already half a second gone when it is handed
+    out, as a worker thread sees it after waking late in a busy interpreter."""
+
+    def __init__(self) -> None:
+        self.booked = 0
+
+    def reserve(self) -> float:
+        self.booked += 1
+        return time.time() - 0.5
+
+    def pause(self, seconds: float) -> None:
+        raise AssertionError("no 429 expected")
+
+    def paused_until(self) -> float:
+        return 0.0
+
+    def close(self) -> None:
+        pass
+
+
+async def test_a_slot_missed_by_a_late_thread_is_booked_again_then_sent_anyway(
+    local_airtable: LocalAirtable,
+) -> None:
+    budget = StaleBudget()
+    lane = make_lane(local_airtable, budget=budget)
+    local_airtable.reset_stats()
+    records = await lane.table_records(DELIVERABLES)
+    assert len(records) == 3
+    assert local_airtable.stats().requests == 1  # the late slots were given up, not used
+    assert budget.booked == 4  # three late turns, then sent on the fourth slot
+    await lane.close()
+
+
+def test_a_request_waits_a_second_after_the_answer_size_requests_back() -> None:
+    window = AnswerWindow(2)
+    began = time.monotonic()
+    for _ in range(2):
+        window.answered(window.enter())
+    assert time.monotonic() - began < 0.5  # room for two at once
+    window.enter()  # the third waits for a second after the first one's answer
+    assert time.monotonic() - began >= 0.99
+
+
+def test_an_unanswered_request_holds_the_window_only_so_long() -> None:
+    window = AnswerWindow(1)
+    window.MAX_WAIT_SECONDS = 0.3
+    window.enter()  # never answered: lost in a timeout
+    began = time.monotonic()
+    window.enter()
+    assert 0.29 <= time.monotonic() - began < 1.0
