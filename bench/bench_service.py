@@ -15,6 +15,9 @@ the embedded Airtable-compatible server (in this process) with its rate limit on
    sixth request in one second, a 429). The margin the bot's pace leaves is this minus 1.
 
 Usage: ``python bench/bench_service.py [--runs 3] [--issues 1000] [--projects 50]``.
+With ``BENCH_TRACE=1`` in the environment the embedded Airtable prints each request it
+admits or answers 429 (wall clock) and each store call's duration, and the bot's log is
+kept as ``/tmp/bench-bot-PID.log``: what was used to find where six requests bunched.
 Each run starts fresh servers; the figures printed are the median over runs.
 """
 
@@ -91,12 +94,27 @@ def record_admissions(at: LocalAirtable) -> list[float]:
     admit = at.limiter.admit
 
     def recording(base_id: str) -> bool:
+        arrived = time.monotonic()
         allowed = admit(base_id)
         if allowed:
-            admitted.append(time.monotonic())
+            admitted.append(arrived)
+        if os.environ.get("BENCH_TRACE"):
+            print(f"{'ok ' if allowed else '429'} {time.time():.3f}", flush=True)
         return allowed
 
     at.limiter.admit = recording  # type: ignore[method-assign]
+    if os.environ.get("BENCH_TRACE"):
+        for name in ("list_records", "update_records", "create_records"):
+            method = getattr(at.store, name)
+
+            def timed(*args: Any, _method: Any = method, _name: str = name, **kw: Any) -> Any:
+                began = time.time()
+                try:
+                    return _method(*args, **kw)
+                finally:
+                    print(f"store {_name} {began:.3f} {time.time() - began:.3f}", flush=True)
+
+            setattr(at.store, name, timed)
     return admitted
 
 
@@ -289,6 +307,10 @@ async def one_run(issues: int, projects: int) -> dict[str, float]:
                 bot.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 bot.kill()
+            if os.environ.get("BENCH_TRACE"):
+                (Path("/tmp") / f"bench-bot-{os.getpid()}.log").write_bytes(
+                    (Path(tmp) / "bot.log").read_bytes()
+                )
     tightest = min(
         (b - a for a, b in zip(admitted, admitted[5:], strict=False)), default=float("nan")
     )

@@ -196,8 +196,9 @@ class RecoverySettings:
 class AirtableSettings:
     """How the bot talks to Airtable: the per-base lane's limits and caches."""
 
-    # Airtable allows 5 per second per base; the default leaves a margin so that jitter
-    # between this clock and Airtable's never makes a sixth (README, Benchmarks).
+    # Airtable allows 5 per second per base; evenly spaced at 4.5, six requests reach it
+    # within one second only if they are squeezed by more than 0.11 s on the way (README,
+    # Benchmarks: the margin measured).
     requests_per_second: float = 4.5
     penalty_seconds: float = 30.0
     batch_size: int = 10
