@@ -110,14 +110,10 @@ class TableCache:
             if snapshot is None or table in self._whole_only:
                 snapshot = await self._read_whole(table)
             else:
-                await self._read_changes(table, snapshot)
+                snapshot = await self._read_changes(table, snapshot)
                 if now - snapshot.whole_read_at >= self._full_read_seconds:
                     self._start_whole_read(table)
             return snapshot
-
-    def invalidate(self, table: str) -> None:
-        """Forget ``table``'s snapshot: the next use reads it whole."""
-        self._snapshots.pop(table, None)
 
     async def close(self) -> None:
         """Stop any whole read running in the background."""
@@ -142,8 +138,9 @@ class TableCache:
             self._put(table, snapshot, record)
         return snapshot
 
-    async def _read_changes(self, table: str, snapshot: Snapshot) -> None:
-        """Bring ``snapshot`` up to date with the records changed since its last read."""
+    async def _read_changes(self, table: str, snapshot: Snapshot) -> Snapshot:
+        """``snapshot`` brought up to date with the records changed since its last read (or,
+        when Airtable refuses the change read, the table read whole into a new one)."""
         since, began = time.time(), time.monotonic()
         formula = changed_since_formula(self._on_airtable_clock(snapshot.since) - self._overlap)
         try:
@@ -151,14 +148,11 @@ class TableCache:
         except ChangeReadRefused as exc:
             log.warning("Airtable refused a change read of %s (%s); reading it whole", table, exc)
             self._whole_only.add(table)
-            fresh = await self._read_whole_into_new(table)
-            snapshot.records, snapshot.by_issue = fresh.records, fresh.by_issue
-            snapshot.since, snapshot.read_at = fresh.since, fresh.read_at
-            snapshot.whole_read_at = fresh.whole_read_at
-            return
+            return await self._read_whole(table)
         for record in records:
             self._put(table, snapshot, record)
         snapshot.since, snapshot.read_at = since, began
+        return snapshot
 
     def _start_whole_read(self, table: str) -> None:
         """Read ``table`` whole in the background (to drop deleted records), unless running."""
@@ -173,8 +167,7 @@ class TableCache:
         try:
             fresh = await self._read_whole_into_new(table)
             async with self._locks[table]:
-                await self._read_changes(table, fresh)
-                self._snapshots[table] = fresh
+                self._snapshots[table] = await self._read_changes(table, fresh)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the snapshot keeps serving; the next use tries again
