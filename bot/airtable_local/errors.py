@@ -146,3 +146,13 @@ def url_too_long(limit: int) -> AirtableError:
         f"Request URLs are limited to {limit} characters; list records with POST"
         " .../listRecords instead",
     )
+
+
+def too_many_webhooks(limit: int) -> AirtableError:
+    """422 TOO_MANY_WEBHOOKS_IN_BASE: the base has its 10 webhooks already
+    (https://airtable.com/developers/web/api/create-a-webhook)."""
+    return AirtableError(
+        422,
+        "TOO_MANY_WEBHOOKS_IN_BASE",
+        f"A base can have at most {limit} webhooks; delete one before creating another.",
+    )

@@ -2,21 +2,32 @@
 
 Routes (https://airtable.com/developers/web/api/introduction), tables by name or id:
 
-==========================================  ================================================
-``GET  /v0/{base}/{table}``                 list records (query-string options)
-``POST /v0/{base}/{table}/listRecords``     list records (options in the body)
-``GET  /v0/{base}/{table}/{record}``        one record
-``POST /v0/{base}/{table}``                 create one (``fields``) or up to 10 (``records``)
-``PATCH|PUT /v0/{base}/{table}``            update up to 10, or upsert (``performUpsert``)
-``PATCH|PUT /v0/{base}/{table}/{record}``   update one; PUT clears the fields not given
-``DELETE /v0/{base}/{table}``               delete up to 10 (``records[]=...``)
-``DELETE /v0/{base}/{table}/{record}``      delete one
-``GET  /v0/meta/bases/{base}/tables``       the base's schema
-``GET  /v0/meta/bases``                     the bases the token sees
-``GET  /v0/meta/whoami``                    the token's user
-==========================================  ================================================
+============================================  =================================================
+``GET  /v0/{base}/{table}``                   list records (query-string options)
+``POST /v0/{base}/{table}/listRecords``       list records (options in the body)
+``GET  /v0/{base}/{table}/{record}``          one record
+``POST /v0/{base}/{table}``                   create one (``fields``) or up to 10 (``records``)
+``PATCH|PUT /v0/{base}/{table}``              update up to 10, or upsert (``performUpsert``)
+``PATCH|PUT /v0/{base}/{table}/{record}``     update one; PUT clears the fields not given
+``DELETE /v0/{base}/{table}``                 delete up to 10 (``records[]=...``)
+``DELETE /v0/{base}/{table}/{record}``        delete one
+``GET  /v0/meta/bases/{base}/tables``         the base's schema
+``GET  /v0/meta/bases``                       the bases the token sees
+``GET  /v0/meta/whoami``                      the token's user
+``POST|GET /v0/bases/{base}/webhooks``        create, list webhooks (:mod:`webhook_routes`)
+``DELETE /v0/bases/{base}/webhooks/{id}``     delete a webhook
+``POST …/webhooks/{id}/refresh``              extend its life by 7 days
+``POST …/webhooks/{id}/enableNotifications``  turn its pings on or off
+``GET  …/webhooks/{id}/payloads``             its payloads, from ``cursor`` on
+============================================  =================================================
 
-Every request needs ``Authorization: Bearer TOKEN`` (401 otherwise). Requests to a base
+Every request needs ``Authorization: Bearer TOKEN`` (401 otherwise). The tokens accepted
+are ``make_app``'s ``users`` (token to :class:`~bot.airtable_local.webhooks.LocalUser`);
+by default the server's token (``AIRTABLE_TOKEN`` or ``local``), standing for the API user
+:data:`API_USER` (changes recorded as source ``publicApi``), and
+:data:`LOCAL_CLIENT_TOKEN`, standing for :data:`CLIENT_USER`, a person using Airtable's web
+app (changes recorded as source ``client``; :func:`run` accepts it only beside the
+well-known ``local``). Webhook payloads and pings are :mod:`webhooks`'. Requests to a base
 count against its rate limit (:mod:`ratelimit`; 429). Bodies over ``max_body_bytes`` get
 413, URLs over Airtable's 16,000 characters 414, and bodies that are not JSON 400.
 Everything else an Airtable client can get wrong is answered 422 by the store, in
@@ -45,6 +56,8 @@ from bot.airtable_local import errors, seeds
 from bot.airtable_local.query import ListQuery
 from bot.airtable_local.ratelimit import RateLimiter
 from bot.airtable_local.store import Store
+from bot.airtable_local.webhook_routes import WEBHOOKS_KEY, add_webhook_routes
+from bot.airtable_local.webhooks import ACTING_AS, LocalUser, WebhookRegistry
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +70,21 @@ MAX_URL_LENGTH = 16_000
 RUNNER_OPTIONS: dict[str, Any] = {"access_log": None, "max_line_size": 4 * MAX_URL_LENGTH}
 LOCAL_TOKEN = "local"
 LOCAL_USER_ID = "usrLocalAirtable0"
+LOCAL_CLIENT_TOKEN = "local-client"
+LOCAL_CLIENT_USER_ID = "usrLocalPerson01"
+API_USER = LocalUser(LOCAL_USER_ID, "api@airtable.local", "Local API", source="publicApi")
+"""Who the server's token stands for: an integration calling the Web API."""
+CLIENT_USER = LocalUser(
+    LOCAL_CLIENT_USER_ID, "person@airtable.local", "Local Person", source="client"
+)
+"""Who :data:`LOCAL_CLIENT_TOKEN` stands for: a person typing in Airtable's web app."""
+USERS_KEY: web.AppKey[dict[str, LocalUser]] = web.AppKey("users")
+SCOPES = [
+    "data.records:read",
+    "data.records:write",
+    "schema.bases:read",
+    "webhook:manage",
+]
 STORE_KEY = web.AppKey("store", Store)
 LIMITER_KEY = web.AppKey("limiter", RateLimiter)
 FAULTS_KEY: web.AppKey[Faults] = web.AppKey("faults")
@@ -111,16 +139,26 @@ def make_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     limiter: RateLimiter | None = None,
     faults: Faults | None = None,
+    users: dict[str, LocalUser] | None = None,
+    webhooks: WebhookRegistry | None = None,
 ) -> web.Application:
     """The Airtable-compatible application over ``store``.
 
-    ``token`` is the bearer token it accepts; ``requests_per_second`` (None or 0: no limit)
-    and ``penalty_seconds`` set the per-base rate limit, unless a ``limiter`` is given
-    (``app[LIMITER_KEY]`` is the one in use, for its counts and to change the limit).
+    ``token`` is the bearer token of the API user; ``users`` (token to user), if given,
+    replaces the default ``{token: API_USER, LOCAL_CLIENT_TOKEN: CLIENT_USER}``.
+    ``requests_per_second`` (None or 0: no limit) and ``penalty_seconds`` set the per-base
+    rate limit, unless a ``limiter`` is given (``app[LIMITER_KEY]`` is the one in use, for
+    its counts and to change the limit). ``webhooks`` is the registry of the store's
+    webhooks (``app[WEBHOOKS_KEY]``); without one the app makes its own and closes it at
+    cleanup. The app starts the registry's pings at start-up and stops them at cleanup.
     """
     limiter = limiter or RateLimiter(requests_per_second, penalty_seconds)
     faults = faults or Faults()
-    expected = f"Bearer {token}".encode()
+    if users is None:
+        users = {token: API_USER, LOCAL_CLIENT_TOKEN: CLIENT_USER}
+    expected = [(f"Bearer {key}".encode(), user) for key, user in users.items()]
+    owns_webhooks = webhooks is None
+    registry = webhooks if webhooks is not None else WebhookRegistry(store)
 
     @web.middleware
     async def airtable_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -141,9 +179,17 @@ def make_app(
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
         given = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
-        if not hmac.compare_digest(given, expected):
+        user = None
+        for candidate, candidate_user in expected:
+            if hmac.compare_digest(given, candidate):
+                user = candidate_user
+        if user is None:
             raise errors.authentication_required()
-        return await handler(request)
+        acting = ACTING_AS.set(user)
+        try:
+            return await handler(request)
+        finally:
+            ACTING_AS.reset(acting)
 
     @web.middleware
     async def inject_faults(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -172,6 +218,20 @@ def make_app(
     app[STORE_KEY] = store
     app[LIMITER_KEY] = limiter
     app[FAULTS_KEY] = faults
+    app[USERS_KEY] = dict(users)
+    app[WEBHOOKS_KEY] = registry
+
+    async def start_pings(app: web.Application) -> None:
+        await registry.start()
+
+    async def stop_pings(app: web.Application) -> None:
+        await registry.stop()
+        if owns_webhooks:
+            registry.close()
+
+    app.on_startup.append(start_pings)
+    app.on_cleanup.append(stop_pings)
+    add_webhook_routes(app)  # before /v0/{base}/{table}/{record}, which matches its paths
     app.router.add_get("/v0/meta/whoami", whoami)
     app.router.add_get("/v0/meta/bases", list_bases)
     app.router.add_get("/v0/meta/bases/{base}/tables", base_schema)
@@ -239,12 +299,8 @@ def _query_flag(request: web.Request, key: str) -> bool:
 
 async def whoami(request: web.Request) -> web.Response:
     """``GET /v0/meta/whoami``: the user behind the token."""
-    return _json(
-        {
-            "id": LOCAL_USER_ID,
-            "scopes": ["data.records:read", "data.records:write", "schema.bases:read"],
-        }
-    )
+    user = ACTING_AS.get() or API_USER  # the authenticate middleware set it
+    return _json({"id": user.id, "scopes": list(SCOPES)})
 
 
 async def list_bases(request: web.Request) -> web.Response:
@@ -412,7 +468,8 @@ async def run(
 
     ``db_path`` is the SQLite file (None: memory, gone at exit); ``seed`` ("demo", "empty"
     or None) is created unless the database already has that base; ``token`` defaults to
-    :func:`default_token`. Prints the URL, the bases and how to use them to ``out``.
+    :func:`default_token`; :data:`LOCAL_CLIENT_TOKEN` is accepted too when the token is
+    ``local``. Prints the URL, the bases and how to use them to ``out``.
     """
     out = out or sys.stdout
     token = token or default_token()
@@ -421,9 +478,15 @@ async def run(
     try:
         if seed:
             seeds.seed(store, seed, base_id=base_id)
+        # A well-known second token would defeat a secret one: the person's token is only
+        # accepted beside the well-known "local".
+        users = {token: API_USER}
+        if token == LOCAL_TOKEN:
+            users[LOCAL_CLIENT_TOKEN] = CLIENT_USER
         app = make_app(
             store,
             token=token,
+            users=users,
             requests_per_second=requests_per_second,
             penalty_seconds=penalty_seconds,
             max_body_bytes=max_body_bytes,
@@ -467,6 +530,8 @@ def _banner(
         f"  token: {token_text}",
         f"  rate limit: {limit}",
     ]
+    if token == LOCAL_TOKEN:
+        lines.append(f'  person\'s token: "{LOCAL_CLIENT_TOKEN}" (changes by source "client")')
     base_ids = store.base_ids()
     for base_id in base_ids:
         tables = ", ".join(store.table_names(base_id))

@@ -31,12 +31,18 @@ Public operations (``table`` is a table name or id; errors are
 - schema changes, for tests of the bot's ``check``: ``rename_table``, ``rename_field``,
   ``add_field``, ``remove_field``, ``change_field_type``, ``add_select_option``,
   ``remove_select_option``. These raise KeyError for unknown names and ValueError for
-  changes that cannot be made.
+  changes that cannot be made;
+- ``add_commit_listener(listener)``: call ``listener(CommitEvent)`` after every committed
+  write (records created, changed or deleted, schema changes), once memory holds it, still
+  under the lock; the event carries each touched record as it was before and after (the
+  webhooks of :mod:`~bot.airtable_local.webhooks` are built on it). A listener that raises is
+  logged and does not undo or fail the write.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -57,6 +63,8 @@ from bot.airtable_local.schema import (
     build_base,
     is_record_id,
 )
+
+logger = logging.getLogger(__name__)
 
 MAX_RECORDS_PER_WRITE = 10
 SQL_SCHEMA = """
@@ -98,6 +106,30 @@ class UpdateResult:
     updated_ids: list[str]
 
 
+@dataclass(frozen=True)
+class RecordChange:
+    """One record a commit touched: as it was before (None: created) and after (None: deleted)."""
+
+    table_id: str
+    record_id: str
+    before: Row | None
+    after: Row | None
+
+
+@dataclass(frozen=True)
+class CommitEvent:
+    """A committed write: the base, its state now (read it only during the call), the records
+    it touched and whether it changed the schema."""
+
+    base_id: str
+    state: BaseState
+    changes: list[RecordChange]
+    schema_changed: bool
+
+
+CommitListener = Callable[[CommitEvent], None]
+
+
 class Store:
     """Bases and their records, persisted in SQLite and served from memory; thread-safe."""
 
@@ -114,6 +146,7 @@ class Store:
         if "modified_times" not in columns:
             self._conn.execute(MIGRATE_SQL)
         self._bases: dict[str, BaseState] = {}
+        self._listeners: list[CommitListener] = []
         for base_id, spec in self._conn.execute("SELECT id, schema FROM bases"):
             self._bases[base_id] = BaseState(build_base(base_id, json.loads(spec)))
         rows = (
@@ -134,6 +167,17 @@ class Store:
         """Close the database; the store cannot be used afterwards."""
         with self._lock:
             self._conn.close()
+
+    def add_commit_listener(self, listener: CommitListener) -> None:
+        """Call ``listener`` after every committed write (see the module docstring)."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def remove_commit_listener(self, listener: CommitListener) -> None:
+        """Stop calling ``listener``; nothing happens if it was not added."""
+        with self._lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
 
     def __enter__(self) -> Store:
         """Use the store as a context manager that closes it."""
@@ -422,6 +466,10 @@ class Store:
                 times = json.dumps(row.modified, separators=(",", ":"))
                 upserts.append((base_id, table_id, record_id, row.created_time, fields, times))
         self._write(base_id, schema, upserts, deletes)
+        changes = [
+            RecordChange(table_id, record_id, state.rows.get(table_id, {}).get(record_id), row)
+            for record_id, (table_id, row) in txn.touched.items()
+        ]
         if schema is not None:
             state.schema = schema
             for table in schema.tables:
@@ -431,6 +479,12 @@ class Store:
                 state.rows[table_id].pop(record_id, None)
             else:
                 state.rows[table_id][record_id] = row
+        event = CommitEvent(base_id, state, changes, schema_changed=schema is not None)
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                logger.exception("a commit listener failed on base %s", base_id)
 
     def _write(
         self,

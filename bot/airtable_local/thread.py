@@ -8,6 +8,16 @@
         at.store.rename_field(at.base_id, "Projects", "Status", "State")  # change the schema
         at.set_rate_limit(5, penalty_seconds=0.2)           # Airtable's limit, short penalty
         at.stats().requests                                 # requests the base received
+        at.client_table("Projects").create({...})           # typed by a person (source client)
+        at.api().base(at.base_id).add_webhook(url, spec)    # webhooks, pinged from the server
+        at.wait_for_pings()                                 # until no ping is under way
+        at.advance_clock(8 * 86400)                         # hooks expire, payloads age
+
+Two tokens are accepted: ``token`` (the API user, ``publicApi``; :meth:`api`) and
+``client_token`` (a person in Airtable's web app, ``client``; :meth:`client_api`). Writes
+made on ``at.store`` directly are recorded as ``system``. ``at.clock`` is the
+:class:`~bot.airtable_local.webhooks.AdjustableClock` the webhooks read; ``at.webhooks`` the
+:class:`~bot.airtable_local.webhooks.WebhookRegistry` (while started).
 
 The server listens on ``host`` (127.0.0.1) at a free port (or ``port``) and runs its own
 event loop in a daemon thread; ``stop()`` (or leaving the ``with``) shuts it down and
@@ -34,13 +44,17 @@ from pyairtable.orm import Model
 from bot.airtable_local import seeds
 from bot.airtable_local.ratelimit import BaseStats, RateLimiter
 from bot.airtable_local.server import (
+    API_USER,
+    CLIENT_USER,
     DEFAULT_MAX_BODY_BYTES,
+    LOCAL_CLIENT_TOKEN,
     LOCAL_TOKEN,
     RUNNER_OPTIONS,
     Faults,
     make_app,
 )
 from bot.airtable_local.store import Store
+from bot.airtable_local.webhooks import AdjustableClock, WebhookRegistry
 
 START_TIMEOUT = 10.0
 
@@ -145,12 +159,19 @@ class LocalAirtable:
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         host: str = "127.0.0.1",
         port: int = 0,
+        client_token: str = LOCAL_CLIENT_TOKEN,
+        ping_retries: int = 3,
+        ping_backoff_seconds: float = 0.1,
+        ping_timeout_seconds: float = 5.0,
     ) -> None:
         """Prepare a server over ``store`` (or a new one at ``db_path``, default memory).
 
         ``seed`` ("demo", "empty" or None) is created unless the store has that base
         already; ``base_id`` picks its id. ``requests_per_second`` of None turns the rate
-        limit off. Nothing runs until :meth:`start` (or ``with``).
+        limit off. ``token`` is the API user's, ``client_token`` the person's (see
+        :meth:`client_api`). A failed webhook ping is retried ``ping_retries`` times, after
+        ``ping_backoff_seconds``, doubling, each attempt given ``ping_timeout_seconds``.
+        Nothing runs until :meth:`start` (or ``with``).
         """
         self._owns_store = store is None
         self.store = store if store is not None else Store(db_path or ":memory:")
@@ -161,6 +182,12 @@ class LocalAirtable:
                 self.store.close()
             raise
         self.token = token
+        self.client_token = client_token
+        self.clock = AdjustableClock()
+        self.webhooks: WebhookRegistry | None = None
+        self._ping_retries = ping_retries
+        self._ping_backoff_seconds = ping_backoff_seconds
+        self._ping_timeout_seconds = ping_timeout_seconds
         self.limiter = RateLimiter(requests_per_second, penalty_seconds)
         self.faults = Faults()
         self._max_body_bytes = max_body_bytes
@@ -176,12 +203,21 @@ class LocalAirtable:
         sock = socket.create_server((self._host, self._port))
         port = sock.getsockname()[1]
         self.url = f"http://{self._host}:{port}"
+        webhooks = WebhookRegistry(
+            self.store,
+            clock=self.clock,
+            ping_retries=self._ping_retries,
+            ping_backoff_seconds=self._ping_backoff_seconds,
+            ping_timeout_seconds=self._ping_timeout_seconds,
+        )
         app = make_app(
             self.store,
             token=self.token,
             max_body_bytes=self._max_body_bytes,
             limiter=self.limiter,
             faults=self.faults,
+            users={self.token: API_USER, self.client_token: CLIENT_USER},
+            webhooks=webhooks,
         )
         runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5, **RUNNER_OPTIONS)
 
@@ -194,8 +230,13 @@ class LocalAirtable:
                 raise
 
         server = ServerThread(f"local-airtable-{port}", setup, runner.cleanup)
-        server.start()
+        try:
+            server.start()
+        except BaseException:  # pragma: no cover - a failed start
+            webhooks.close()
+            raise
         self._server = server
+        self.webhooks = webhooks
         return self
 
     def stop(self) -> None:
@@ -203,6 +244,9 @@ class LocalAirtable:
         server, self._server = self._server, None
         if server is not None:
             server.stop()
+        webhooks, self.webhooks = self.webhooks, None
+        if webhooks is not None:
+            webhooks.close()
         if self._owns_store:
             self.store.close()
 
@@ -230,6 +274,36 @@ class LocalAirtable:
         if base is None:
             raise ValueError("no base: seed one or give base_id")
         return self.api().table(base, name)
+
+    def client_api(self, *, retry_strategy: Any = None, **kwargs: Any) -> pyairtable.Api:
+        """A pyairtable ``Api`` for the person using the web app (changes: source ``client``)."""
+        return pyairtable.Api(
+            self.client_token, endpoint_url=self.url, retry_strategy=retry_strategy, **kwargs
+        )
+
+    def client_table(self, name: str, *, base_id: str | None = None) -> pyairtable.Table:
+        """A ``Table`` as the person's web app would change it (see :meth:`client_api`)."""
+        base = base_id or self.base_id
+        if base is None:
+            raise ValueError("no base: seed one or give base_id")
+        return self.client_api().table(base, name)
+
+    def advance_clock(self, seconds: float) -> None:
+        """Move the webhooks' clock forward: hooks expire, payloads age (never back)."""
+        self.clock.advance(seconds)
+
+    def expire_webhook(self, webhook_id: str) -> None:
+        """Make one webhook expire now (KeyError if there is no such hook)."""
+        self._registry().expire(webhook_id)
+
+    def wait_for_pings(self, timeout: float = 10.0) -> bool:
+        """Wait until no webhook ping is due or under way, retries included; False on timeout."""
+        return self._registry().wait_for_pings(timeout)
+
+    def _registry(self) -> WebhookRegistry:
+        if self.webhooks is None:
+            raise RuntimeError("the server is not started")
+        return self.webhooks
 
     def bind_models(self, *models: type[Model]) -> pyairtable.Api:
         """Point ORM model classes at this server (see :func:`bind_models`); the Api used."""

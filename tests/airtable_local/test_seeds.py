@@ -30,6 +30,7 @@ def test_demo_seed_is_the_base_of_design_section_6(local_airtable: LocalAirtable
     assert project["Name"] == "Setup workshop hub"
     assert project["Status"] == "In progress"
     assert project["Statement of Work"] == "https://example.org/sow/example-university-2026"
+    assert project["Repository"] == "example-org/infrastructure"
     deliverables = at.table(DELIVERABLES).all()
     assert [
         (d["fields"]["Name"], d["fields"]["GitHub Issue"], d["fields"]["Status"])
@@ -64,6 +65,8 @@ def test_empty_seed_has_the_schema_and_no_records(local_airtable_empty: LocalAir
         DELIVERABLES,
     ]
     assert all(at.table(t.name).all() == [] for t in schema.tables)
+    projects = schema.table("Projects")
+    assert [(f.name, f.type) for f in projects.fields][-1] == ("Repository", "singleLineText")
 
 
 def test_a_failed_seed_leaves_no_base(monkeypatch: pytest.MonkeyPatch) -> None:
