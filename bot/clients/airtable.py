@@ -419,6 +419,21 @@ class AirtableLane:
         link = self.config.fields.deliverables.project
         return [r for r in snapshot.records.values() if project_id in r["fields"].get(link, ())]
 
+    async def read_record(self, table: str, record_id: str) -> Record | None:
+        """One record as Airtable has it now (one request), also put in the table's snapshot
+        so the reads that follow see it; None when Airtable has no such record."""
+        try:
+            record = await self.call(
+                "read a record", lambda api: api.table(self.base_id, table).get(record_id)
+            )
+        except AirtableError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        fresh = dict(record)
+        self._cache.remember(table, fresh)
+        return fresh
+
     async def get_project(self, project_id: str) -> Record | None:
         """A Project record by id, from the snapshot."""
         return (await self.table_records(self.config.tables.projects)).get(project_id)

@@ -48,6 +48,9 @@ class AppGitHub(AppAuth):
     def __init__(self, session: aiohttp.ClientSession, config: Config, *, metrics: Metrics):
         super().__init__(session, config, metrics=metrics)
         self._bot_login: str | None = None
+        # (owner, repo) lower-cased → installation id; only found ones are kept, so an App
+        # installed later is seen at the next call.
+        self._repo_installations: dict[tuple[str, str], int] = {}
 
     async def get_issue(self, ref: IssueRef, installation_id: int | None) -> dict[str, Any] | None:
         """The issue now; None when GitHub says it was deleted (410).
@@ -184,6 +187,122 @@ class AppGitHub(AppAuth):
         async for issue in gh.getiter(template, url_vars=url_vars):
             if "pull_request" not in issue:
                 yield dict(issue)
+
+    async def create_issue(
+        self, owner: str, repo: str, title: str, body: str, installation_id: int | None
+    ) -> dict[str, Any]:
+        """Open an issue as the App's bot user (``POST /repos/{owner}/{repo}/issues``)."""
+        url_vars = repo_vars(owner, repo)
+        gh = await self.client(installation_id)
+        issue = await gh.post(
+            "/repos/{owner}/{repo}/issues", url_vars=url_vars, data={"title": title, "body": body}
+        )
+        return dict(issue)
+
+    async def edit_issue(
+        self,
+        ref: IssueRef,
+        installation_id: int | None,
+        *,
+        title: str | None = None,
+        body: str | None = None,
+        state: str | None = None,
+        state_reason: str | None = None,
+    ) -> dict[str, Any]:
+        """Change an issue's title, body, state and state reason (``PATCH``; None: left as
+        it is); the issue as it is after."""
+        given = (("title", title), ("body", body), ("state", state), ("state_reason", state_reason))
+        edit = {k: v for k, v in given if v is not None}
+        gh = await self.client(installation_id)
+        issue = await gh.patch(
+            "/repos/{owner}/{repo}/issues/{number}", url_vars=issue_vars(ref), data=edit
+        )
+        return dict(issue)
+
+    async def add_sub_issue(
+        self,
+        parent: IssueRef,
+        child_issue_id: int,
+        installation_id: int | None,
+        *,
+        replace_parent: bool,
+    ) -> None:
+        """Make an issue (by its ``id``, not its number) a sub-issue of ``parent``.
+
+        https://docs.github.com/en/rest/issues/sub-issues#add-sub-issue: 422 when it is one
+        already, or has another parent and ``replace_parent`` is False (raised).
+        """
+        gh = await self.client(installation_id)
+        await gh.post(
+            "/repos/{owner}/{repo}/issues/{number}/sub_issues",
+            url_vars=issue_vars(parent),
+            data={"sub_issue_id": int(child_issue_id), "replace_parent": bool(replace_parent)},
+        )
+
+    async def remove_sub_issue(
+        self, parent: IssueRef, child_issue_id: int, installation_id: int | None
+    ) -> None:
+        """Take a sub-issue out of ``parent``; 404 (not one of its sub-issues) is fine."""
+        gh = await self.client(installation_id)
+        try:
+            await gh.delete(
+                "/repos/{owner}/{repo}/issues/{number}/sub_issue",
+                url_vars=issue_vars(parent),
+                data={"sub_issue_id": int(child_issue_id)},
+            )
+        except gidgethub.BadRequest as exc:
+            if exc.status_code != 404:
+                raise
+
+    async def find_issue_with_marker(
+        self,
+        owner: str,
+        repo: str,
+        marker: str,
+        *,
+        since: str,
+        creator: str | None,
+        installation_id: int | None,
+    ) -> dict[str, Any] | None:
+        """The oldest issue opened by ``creator`` and updated since ``since`` whose body
+        contains ``marker`` (pull requests left out), from every page of the listing.
+
+        The listing (``GET /repos/{owner}/{repo}/issues``) is read from GitHub's database;
+        its search API is eventually consistent and could miss an issue just opened, which
+        is exactly the one a retry must find.
+        """
+        url_vars = repo_vars(owner, repo, state="all", since=since, per_page="100")
+        template = "/repos/{owner}/{repo}/issues{?state,since,sort,direction,per_page}"
+        url_vars |= {"sort": "created", "direction": "asc"}
+        if creator:
+            # checked_login refuses the "[" of a bot's login (``slug[bot]``); check the rest.
+            checked_login(creator.removesuffix("[bot]"))
+            url_vars["creator"] = creator
+            template = "/repos/{owner}/{repo}/issues{?state,since,creator,sort,direction,per_page}"
+        gh = await self.client(installation_id)
+        async for issue in gh.getiter(template, url_vars=url_vars):
+            if "pull_request" not in issue and marker in str(issue.get("body") or ""):
+                return dict(issue)
+        return None
+
+    async def repository_installation(self, owner: str, repo: str) -> int | None:
+        """The App's installation on a repository (``GET /repos/{owner}/{repo}/installation``,
+        as the App); None when it is not installed there (404). Found ids are cached."""
+        key = (owner.lower(), repo.lower())
+        cached = self._repo_installations.get(key)
+        if cached is not None:
+            return cached
+        url_vars = repo_vars(owner, repo)
+        try:
+            answer = await self.app_client().getitem(
+                "/repos/{owner}/{repo}/installation", url_vars=url_vars
+            )
+        except gidgethub.BadRequest as exc:
+            if exc.status_code == 404:
+                return None
+            raise
+        found = self._repo_installations[key] = int(answer["id"])
+        return found
 
     async def installations(self) -> list[dict[str, Any]]:
         """The App's installations."""

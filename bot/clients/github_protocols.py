@@ -11,6 +11,9 @@ As Prow's plugins each declare the few GitHub methods they use, a consumer types
   (the comment handler);
 - :class:`InstallationReader`: where the App is installed and what it can see there (the
   ``sync`` sweep, ``check``, the whole-base readers);
+- :class:`IssueWriter`: issues the bot opens and edits itself, found again by their hidden
+  marker, and their place under a tracking issue (the Airtable → GitHub direction,
+  :mod:`bot.sync.issue_opener`);
 - :class:`DeliveryLog`: the App's webhook delivery log (recovery).
 
 :class:`GitHubGateway` is what the App's gateway (:class:`bot.clients.github.AppGitHub`)
@@ -110,6 +113,66 @@ class InstallationReader(Protocol):
         """A repository's issues (pull requests left out), following pagination."""
 
 
+class IssueWriter(Protocol):
+    """Issues the bot opens and keeps itself: opened, edited, placed under a tracking issue,
+    and found again by the marker in their body (the Airtable → GitHub direction)."""
+
+    async def create_issue(
+        self, owner: str, repo: str, title: str, body: str, installation_id: int | None
+    ) -> dict[str, Any]:
+        """Open an issue; GitHub's issue object (``number``, ``id``, ``html_url``, ...)."""
+
+    async def edit_issue(
+        self,
+        ref: IssueRef,
+        installation_id: int | None,
+        *,
+        title: str | None = None,
+        body: str | None = None,
+        state: str | None = None,
+        state_reason: str | None = None,
+    ) -> dict[str, Any]:
+        """Change an issue's title, body, state (``open``, ``closed``) and state reason
+        (``completed``, ``not_planned``, ``duplicate``); None leaves one as it is. The issue
+        as it is after."""
+
+    async def add_sub_issue(
+        self,
+        parent: IssueRef,
+        child_issue_id: int,
+        installation_id: int | None,
+        *,
+        replace_parent: bool,
+    ) -> None:
+        """Make the issue with id ``child_issue_id`` a sub-issue of ``parent``
+        (``replace_parent``: move it from the parent it has). GitHub answers 422 when it is
+        one already, or has another parent and ``replace_parent`` is False."""
+
+    async def remove_sub_issue(
+        self, parent: IssueRef, child_issue_id: int, installation_id: int | None
+    ) -> None:
+        """Take a sub-issue out of ``parent``; one not there (404) is no error."""
+
+    async def find_issue_with_marker(
+        self,
+        owner: str,
+        repo: str,
+        marker: str,
+        *,
+        since: str,
+        creator: str | None,
+        installation_id: int | None,
+    ) -> dict[str, Any] | None:
+        """The oldest issue of the repository (open or closed) updated since ``since``,
+        opened by ``creator`` (None: anyone), whose body contains ``marker``; None when none
+        is. Lists the issues, which GitHub answers from its database at once (its search is
+        eventually consistent: an issue opened a moment ago may not be found there)."""
+
+    async def repository_installation(self, owner: str, repo: str) -> int | None:
+        """The id of the App's installation on the repository, or None when the App is not
+        installed there (GitHub answers 404)."""
+
+
 @runtime_checkable
 class DeliveryLog(Protocol):
     """The App's webhook delivery log (only the App itself can read it)."""
@@ -124,6 +187,12 @@ class DeliveryLog(Protocol):
 
 
 class GitHubGateway(
-    IssueReader, CommentWriter, SubIssueReader, Collaborators, InstallationReader, Protocol
+    IssueReader,
+    CommentWriter,
+    SubIssueReader,
+    Collaborators,
+    InstallationReader,
+    IssueWriter,
+    Protocol,
 ):
     """Everything the bot asks of GitHub but the delivery log: the union of the protocols."""

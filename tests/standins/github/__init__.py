@@ -41,7 +41,13 @@ The choices it makes where GitHub leaves room:
   an App without the "Custom repository roles" organization permission when
   ``gh.custom_roles_readable`` is False. Private repositories answer 404 for a
   non-collaborator whatever ``non_collaborator_permission`` says.
-* ``POST .../sub_issues`` and ``DELETE .../sub_issue`` answer with the parent issue.
+* ``POST /repos/{o}/{r}/issues`` opens an issue as the App's bot user (every token is an
+  installation token) and answers 201; ``PATCH .../issues/{n}`` edits title, body, state,
+  state reason, labels and assignees (closing sets ``closed_by`` to the bot user). Both
+  refuse with GitHub's 422s (see :mod:`.routes.issues`).
+* ``POST .../sub_issues`` and ``DELETE .../sub_issue`` answer with the parent issue;
+  adding an issue that has a parent needs ``replace_parent`` (422 otherwise), and so does
+  adding one that is a sub-issue of this parent already (422 always).
 * The App's webhook delivery log (see :mod:`.hooks`): ``send_delivery`` really POSTs a
   signed delivery to the URL set with ``configure_hook`` and logs the outcome;
   ``log_delivery`` logs an attempt without sending it.
