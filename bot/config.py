@@ -63,6 +63,7 @@ class ProjectFields:
     completed: str = "Completed"
     tracking_issue: str = "Tracking Issue"
     deliverables: str = "Deliverables"
+    repository: str = "Repository"  # optional: "owner/name", where its issues are opened
 
 
 @dataclass(frozen=True)
@@ -192,6 +193,49 @@ class RecoverySettings:
     max_pages: int = 10  # pages of 100 log entries read per pass, at most
 
 
+DEFAULT_ISSUE_BODY = """\
+Project: {project}
+Engagement: {engagement}
+Statement of Work: {statement_of_work}
+
+Opened by deliverables-bot for the deliverable typed into Airtable; its status, assignees and
+completion are kept in Airtable from this issue.
+"""
+DEFAULT_TRACKING_TITLE = "{project}"
+# The names an issue body template may use.
+ISSUE_TEMPLATE_FIELDS = ("name", "project", "engagement", "statement_of_work")
+
+
+@dataclass(frozen=True)
+class AirtableToGitHubSettings:
+    """Airtable → GitHub (opt-in): issues opened for deliverables typed into Airtable.
+
+    Where a Project's issues go: its ``Repository`` field, else the base's entry in
+    ``repositories`` (base id → ``owner/name``), else ``default_repository`` (the base of
+    ``AIRTABLE_BASE_ID``). The bot follows the base through an Airtable webhook; pings reach
+    ``notification_url`` (``POST /airtable/webhook`` of this server, public) when it is set,
+    and the payloads are also listed every ``poll_seconds`` whether or not pings come.
+    """
+
+    enabled: bool = False
+    default_repository: str = ""
+    repositories: Mapping[str, str] = field(default_factory=dict)
+    notification_url: str = ""
+    poll_seconds: float = 30.0
+    # A hook lives 7 days after its last refresh or listing; refreshed once fewer remain.
+    refresh_margin_days: float = 3.0
+    issue_body: str = DEFAULT_ISSUE_BODY
+    tracking_title: str = DEFAULT_TRACKING_TITLE
+
+    def repository_for(self, base_id: str, default_base_id: str | None) -> str | None:
+        """The configured repository (``owner/name``) for a base's Projects without one."""
+        if base_id in self.repositories:
+            return self.repositories[base_id]
+        if self.default_repository and (default_base_id is None or base_id == default_base_id):
+            return self.default_repository
+        return None
+
+
 @dataclass(frozen=True)
 class AirtableSettings:
     """How the bot talks to Airtable: the per-base lane's limits and caches."""
@@ -252,6 +296,7 @@ class Config:
     renewal: RenewalSettings = field(default_factory=RenewalSettings)
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     recovery: RecoverySettings = field(default_factory=RecoverySettings)
+    airtable_to_github: AirtableToGitHubSettings = field(default_factory=AirtableToGitHubSettings)
 
     @property
     def has_github_app(self) -> bool:
@@ -267,6 +312,10 @@ class Config:
     def budget_path(self) -> Path:
         """The SQLite file of the per-base Airtable request budgets every process shares."""
         return self.data_dir / "airtable-budget.sqlite3"
+
+    def default_repository(self, base_id: str) -> str | None:
+        """Where issues of a base's Projects without a ``Repository`` go, or None."""
+        return self.airtable_to_github.repository_for(base_id, self.airtable_base_id)
 
     def base_for_owner(self, owner: str) -> str | None:
         """The Airtable base serving a GitHub owner, or None when no base serves it."""

@@ -10,6 +10,7 @@ import base64
 import binascii
 import dataclasses
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 from bot.config import (
     DEFAULT_AIRTABLE_ENDPOINT_URL,
     DEFAULT_GITHUB_API_URL,
+    ISSUE_TEMPLATE_FIELDS,
     ROLES,
     Config,
     ConfigError,
@@ -42,7 +44,9 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     "renewal": ("renewal",),
     "schedule": ("schedule",),
     "recovery": ("recovery",),
+    "airtable_to_github": ("airtable_to_github",),
 }
+REPOSITORY = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}")
 
 
 def _override(instance: Any, values: Mapping[str, Any], where: str, problems: list[str]) -> Any:
@@ -103,6 +107,10 @@ def _apply_toml(config: Config, document: Mapping[str, Any], problems: list[str]
                     config, bases_by_owner={k.lower(): v for k, v in values.items()}
                 )
             continue
+        nested = isinstance(values, dict) and "repositories" in values
+        if section == "airtable_to_github" and nested:
+            values = dict(values)
+            config = _apply_repositories(config, values.pop("repositories"), problems)
         if section == "statuses.cancelled_reasons":
             statuses = _override(
                 config.statuses, {"cancelled_reasons": values}, "statuses", problems
@@ -128,6 +136,48 @@ def _apply_toml(config: Config, document: Mapping[str, Any], problems: list[str]
                 config, **{path[0]: dataclasses.replace(parent, **{path[1]: updated})}
             )
     return config
+
+
+def _apply_repositories(config: Config, value: Any, problems: list[str]) -> Config:
+    """``[airtable_to_github.repositories]``: base id = "owner/name" for each base."""
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and k.startswith("app") and isinstance(v, str) for k, v in value.items()
+    ):
+        problems.append(
+            "airtable_to_github.repositories: expected a table of 'app...' base id = 'owner/name'"
+        )
+        return config
+    settings = dataclasses.replace(config.airtable_to_github, repositories=dict(value))
+    return dataclasses.replace(config, airtable_to_github=settings)
+
+
+def _check_airtable_to_github(config: Config, problems: list[str]) -> None:
+    """The repositories are ``owner/name``, the templates use only names they are given."""
+    settings = config.airtable_to_github
+    named = {"airtable_to_github.default_repository": settings.default_repository} | {
+        f"airtable_to_github.repositories.{base}": repo
+        for base, repo in settings.repositories.items()
+    }
+    for where, repo in named.items():
+        if repo and not REPOSITORY.fullmatch(repo):
+            problems.append(f"{where}: expected a repository as owner/name, got {repo!r}")
+    sample = dict.fromkeys(ISSUE_TEMPLATE_FIELDS, "x")
+    for key in ("issue_body", "tracking_title"):
+        try:
+            getattr(settings, key).format(**sample)
+        except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
+            problems.append(
+                f"airtable_to_github.{key}: a template may use {{name}}, {{project}}, "
+                f"{{engagement}} and {{statement_of_work}} (and {{{{ }}}} for braces): {exc}"
+            )
+    if settings.poll_seconds <= 0:
+        problems.append("airtable_to_github.poll_seconds: must be positive")
+    if not 0 < settings.refresh_margin_days < 7:
+        problems.append("airtable_to_github.refresh_margin_days: between 0 and 7 (a hook lives 7)")
+    if settings.notification_url and not settings.notification_url.startswith(
+        ("https://", "http://")
+    ):
+        problems.append("airtable_to_github.notification_url: expected an http(s) URL")
 
 
 def _check_invariants(config: Config, problems: list[str]) -> None:
@@ -157,6 +207,7 @@ def _check_invariants(config: Config, problems: list[str]) -> None:
     for key in ("max_per_pass", "max_pages"):
         if getattr(config.recovery, key) < 1:
             problems.append(f"recovery.{key}: must be at least 1")
+    _check_airtable_to_github(config, problems)
     for key in ("link_role", "status_role"):
         role = getattr(config.commands, key)
         if role not in ROLES:

@@ -81,7 +81,8 @@ async def audit_base(
                 UNREADABLE_SKIPPED.format(count=u.deliverables, what=u.what, reason=u.reason)
                 for u in index.unreadable
             )
-    result = run_audit(AuditContext(data, config, today, issues), github_failed=github_failed)
+    context = AuditContext(data, config, today, issues, base_id=lane.base_id)
+    result = run_audit(context, github_failed=github_failed)
     if notes:
         result.results = [
             dataclasses.replace(r, partial=RULE_PARTIAL)

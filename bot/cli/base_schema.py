@@ -5,6 +5,15 @@ DESIGN.md section 3 under the names the configuration gives them: every configur
 the kind :data:`KINDS` gives its key. :func:`compare_schema` holds a base's metadata API
 answer against it. Every missing table or field, wrong field type, missing select option and
 link to the wrong table is its own line, saying what to do.
+
+One field is optional: a Project's ``repository`` (``owner/name``, where Airtable → GitHub
+opens its deliverables' issues). A base without it passes, with one exception: when
+``[airtable_to_github] enabled`` is set and the configuration gives the base no default
+repository (``[airtable_to_github.repositories]``, else ``default_repository`` for the
+base of ``AIRTABLE_BASE_ID``), the field is the only place an issue could go, so it is
+required and its absence is a line saying to add it or to set a default. When present it
+must be a text field, whether or not Airtable → GitHub is on: a value the bot cannot read
+as text is wrong wherever it is read.
 """
 
 from __future__ import annotations
@@ -32,6 +41,10 @@ WRONG_TYPE = (
 MISSING_OPTION = (
     'base {base}: {table}.{field} has no option "{option}": add it to the field{config}'
 )
+REPOSITORY_NEEDED = (
+    " (Airtable → GitHub is on and this base has no default repository; or set "
+    '[airtable_to_github.repositories] {base} = "owner/name")'
+)
 OPTION_CONFIG = ', or set [{section}] {key} = "<its name>"'
 WRONG_LINK = 'base {base}: {table}.{field} links to "{actual}"; it must link to "{expected}"'
 
@@ -48,6 +61,8 @@ class FieldSpec:
     types: tuple[str, ...]
     choices: tuple[Choice, ...] = ()
     link: str | None = None
+    required: bool = True  # False: a base without the field is fine (its type still counts)
+    missing_hint: str = ""  # said after the usual advice when the field is missing
 
 
 @dataclass(frozen=True)
@@ -98,6 +113,7 @@ KINDS: Mapping[str, _Kind] = {
     "last_synced": DATETIME,
     "statement_of_work": URL,
     "tracking_issue": URL,
+    "repository": TEXT,
     "issue": URL,
     "type": _select("New", "Renewal"),
     "stage": _select("Prospect", "Proposal", "Closed-Won", "Closed-Lost"),
@@ -114,15 +130,34 @@ KINDS: Mapping[str, _Kind] = {
 }
 
 
-def expected_schema(config: Config) -> list[TableSpec]:
+# Fields a base may leave out: "<table>.<key>" of [fields.<table>].
+OPTIONAL = frozenset({"projects.repository"})
+
+
+def repository_field_required(config: Config, base: str | None = None) -> bool:
+    """Whether the Projects table must have its ``repository`` field: only when Airtable →
+    GitHub is on and no default repository serves ``base`` (None: a base not named; then
+    only ``default_repository`` counts)."""
+    settings = config.airtable_to_github
+    if not settings.enabled:
+        return False
+    if base is None:
+        return not settings.default_repository
+    return config.default_repository(base) is None
+
+
+def expected_schema(config: Config, base: str | None = None) -> list[TableSpec]:
     """The tables, fields, types, options and links of DESIGN.md section 3, as configured:
-    every table of ``[tables]`` and every field of its ``[fields.<table>]``, in their order."""
+    every table of ``[tables]`` and every field of its ``[fields.<table>]``, in their order.
+
+    A field of :data:`OPTIONAL` is not required, except a Project's ``repository`` where
+    :func:`repository_field_required` says so for ``base``."""
     return [
         TableSpec(
             table.name,
             getattr(config.tables, table.name),
             tuple(
-                _field_spec(config, table.name, key.name)
+                _field_spec(config, table.name, key.name, base)
                 for key in dataclasses.fields(getattr(config.fields, table.name))
             ),
         )
@@ -130,7 +165,7 @@ def expected_schema(config: Config) -> list[TableSpec]:
     ]
 
 
-def _field_spec(config: Config, table: str, key: str) -> FieldSpec:
+def _field_spec(config: Config, table: str, key: str, base: str | None) -> FieldSpec:
     """The field ``key`` of ``table`` as the bot needs it (its kind from :data:`KINDS`)."""
     kind = KINDS.get(f"{table}.{key}") or KINDS[key]
     choices: tuple[Choice, ...] = tuple((option, None, None) for option in kind.options)
@@ -142,7 +177,10 @@ def _field_spec(config: Config, table: str, key: str) -> FieldSpec:
         )
     link = getattr(config.tables, kind.link) if kind.link is not None else None
     name = getattr(getattr(config.fields, table), key)
-    return FieldSpec(key, name, kind.types, choices, link)
+    required, hint = f"{table}.{key}" not in OPTIONAL, ""
+    if f"{table}.{key}" == "projects.repository" and repository_field_required(config, base):
+        required, hint = True, REPOSITORY_NEEDED.format(base=base or "<base id>")
+    return FieldSpec(key, name, kind.types, choices, link, required, hint)
 
 
 def compare_schema(base: str, expected: list[TableSpec], actual: Mapping[str, Any]) -> list[str]:
@@ -174,6 +212,8 @@ def _field_problems(
         return template.format(base=base, table=spec.name, field=fs.name, **values)
 
     fld = fields.get(fs.name)
+    if fld is None and not fs.required:
+        return []
     if fld is None:
         configured = {other.name for other in spec.fields}
         candidates = [
@@ -186,6 +226,7 @@ def _field_problems(
             if candidates
             else ""
         )
+        hint += fs.missing_hint
         return [say(MISSING_FIELD, type=fs.types[0], section=spec.key, key=fs.key, hint=hint)]
     if fld.get("type") not in fs.types:
         return [say(WRONG_TYPE, actual=fld.get("type"), expected=" or ".join(fs.types))]

@@ -1,15 +1,16 @@
 """The rules of the process (DESIGN.md section 1) as named, pure checks over a base's records.
 
 Each :class:`Rule` (a name, a description and a check) takes an :class:`AuditContext` (the
-base as plain data, the configuration, today's date and, when GitHub can be read, the state
-of each deliverable's issue) and returns its violations, each naming the records involved by
-name and record id. :data:`RULES` lists them in the order they are reported;
+base as plain data and its id, the configuration, today's date and, when GitHub can be read,
+the state of each deliverable's issue) and returns its violations, each naming the records
+involved by name and record id. :data:`RULES` lists them in the order they are reported;
 :func:`bot.core.audit_result.run_audit` runs them. Reading the base and GitHub, and
 rendering the result, are :mod:`bot.cli.audit`'s.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -22,6 +23,8 @@ from bot.core.status import deliverable_state
 
 # The one rule that reads GitHub: skipped when issues cannot be read.
 STATUS_RULE = "deliverable-status-disagrees"
+# A GitHub repository as ``owner/name`` (the shape bot.config_loader accepts in the settings).
+REPOSITORY_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}")
 # How a violation's message names a record of each table (a key of BaseData): one, several.
 KINDS = {
     "opportunities": ("Opportunity", "Opportunities"),
@@ -62,12 +65,26 @@ class AuditContext:
     config: Config
     today: date
     issues: Mapping[str, IssueState] | None = None  # None: GitHub could not be read
+    base_id: str | None = None  # the base audited (None: not known; only the default counts)
 
     def ref(self, table: str, record: Record) -> RecordRef:
         """A :class:`RecordRef` for a record of ``table`` (a key of :class:`BaseData`)."""
         name_field = getattr(self.config.fields, table).name
         name = str(record["fields"].get(name_field) or "(unnamed)")
         return RecordRef(getattr(self.config.tables, table), record["id"], name)
+
+
+def is_repository_name(value: str) -> bool:
+    """Whether ``value`` is a GitHub repository as ``owner/name``, exactly (no spaces, no URL)."""
+    return REPOSITORY_NAME.fullmatch(value) is not None
+
+
+def default_repository(config: Config, base_id: str | None) -> str | None:
+    """Where the issues of a base's Projects without a Repository go (None: nowhere); for a
+    base not known, only ``[airtable_to_github] default_repository`` counts."""
+    if base_id is None:
+        return config.airtable_to_github.default_repository or None
+    return config.default_repository(base_id)
 
 
 Check = Callable[[AuditContext], list[Violation]]
@@ -265,6 +282,36 @@ def deliverable_without_issue(ctx: AuditContext) -> list[Violation]:
     return _each_record(ctx, "deliverable-without-issue", "deliverables", problem)
 
 
+@_rule(
+    "project-without-repository",
+    "with Airtable → GitHub on, a Project has a repository (owner/name) for its issues",
+)
+def project_without_repository(ctx: AuditContext) -> list[Violation]:
+    """Rule 6, typed into Airtable: a deliverable's issue is opened in its Project's
+    Repository, else the base's default repository; a Project with neither, or with a
+    Repository that is not ``owner/name``, gets no issues. Only with Airtable → GitHub on."""
+    if not ctx.config.airtable_to_github.enabled:
+        return []
+    repository = ctx.config.fields.projects.repository
+    fallback = default_repository(ctx.config, ctx.base_id)
+
+    def problem(project: Record) -> str | None:
+        value = project["fields"].get(repository)
+        if value is None or value == "":
+            if fallback:
+                return None
+            return (
+                f"has no {repository} and the base has no default repository, so its "
+                f"deliverables get no issues: set its {repository} to owner/name, or set "
+                "[airtable_to_github] default_repository"
+            )
+        if isinstance(value, str) and is_repository_name(value):
+            return None
+        return f"has a {repository} that is not owner/name: {value!r}"
+
+    return _each_record(ctx, "project-without-repository", "projects", problem)
+
+
 @_rule(STATUS_RULE, "a deliverable's Status agrees with its issue")
 def deliverable_status_disagrees(ctx: AuditContext) -> list[Violation]:
     """Rule 6: the issue's state says whether the work is done; the Status must agree."""
@@ -338,6 +385,7 @@ RULES: tuple[Rule, ...] = (
     engagement_without_dates,
     project_engagement_count,
     project_without_sow,
+    project_without_repository,
     deliverable_project_count,
     deliverable_without_issue,
     deliverable_status_disagrees,

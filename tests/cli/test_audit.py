@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from bot.airtable_local.thread import LocalAirtable
 from bot.cli.audit import render_json, render_text
 from bot.core.audit_result import run_audit
@@ -85,13 +87,15 @@ def break_every_rule_once(at: LocalAirtable, gh: GitHubStandIn) -> None:
         ],
     )
     sow = {"Statement of Work": "https://example.org/sow/x"}
+    repo = {"Repository": f"{OWNER}/{REPO}"}
     seed(
         at,
         "Projects",
         [
-            {"Name": "Loose project", **sow},
-            {"Name": "No SOW", "Engagement": [uni], "Status": "In progress"},
-            {"Name": "Overdue project", "Engagement": [engagements[-1]], **sow},
+            {"Name": "Loose project", **sow, **repo},
+            {"Name": "No SOW", "Engagement": [uni], "Status": "In progress", **repo},
+            {"Name": "Overdue project", "Engagement": [engagements[-1]], **sow, **repo},
+            {"Name": "No repository", "Engagement": [uni], "Status": "In progress", **sow},
         ],
     )
     gh.add_issue(OWNER, REPO, 10, title="Stray")
@@ -107,20 +111,34 @@ def break_every_rule_once(at: LocalAirtable, gh: GitHubStandIn) -> None:
     )
 
 
+def airtable_to_github_env(tmp_path: Path, at: LocalAirtable, gh: GitHubStandIn) -> dict[str, str]:
+    """The operator's environment with Airtable → GitHub on and no default repository."""
+    config = tmp_path / "bot.toml"
+    config.write_text("[airtable_to_github]\nenabled = true\n", encoding="utf-8")
+    return operator_env(tmp_path, at, gh, DELIVERABLES_BOT_CONFIG=str(config))
+
+
+@pytest.mark.parametrize("airtable_to_github", [False, True], ids=["default", "airtable-to-github"])
 def test_audit_command_on_a_clean_base_exits_0(
-    tmp_path: Path, local_airtable: LocalAirtable, github: GitHubStandIn
+    tmp_path: Path, local_airtable: LocalAirtable, github: GitHubStandIn, airtable_to_github: bool
 ) -> None:
-    result = run_bot("audit", env=operator_env(tmp_path, local_airtable, github), cwd=tmp_path)
+    env = (
+        airtable_to_github_env(tmp_path, local_airtable, github)
+        if airtable_to_github
+        else operator_env(tmp_path, local_airtable, github)
+    )
+    result = run_bot("audit", env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip().endswith(f"all {len(RULES)} rules hold")
     assert "ok   deliverable-status-disagrees" in result.stdout
+    assert "ok   project-without-repository" in result.stdout
 
 
 def test_audit_command_names_each_broken_rule_once_and_exits_1(
     tmp_path: Path, local_airtable: LocalAirtable, github: GitHubStandIn
 ) -> None:
     break_every_rule_once(local_airtable, github)
-    env = operator_env(tmp_path, local_airtable, github)
+    env = airtable_to_github_env(tmp_path, local_airtable, github)
     result = run_bot("audit", "--format", "json", env=env, cwd=tmp_path)
     assert result.returncode == 1, result.stderr
     document = json.loads(result.stdout)
@@ -137,6 +155,7 @@ def test_audit_command_names_each_broken_rule_once_and_exits_1(
     assert named["engagement-without-dates"] == ["Undated"]
     assert named["project-engagement-count"] == ["Loose project"]
     assert named["project-without-sow"] == ["No SOW"]
+    assert named["project-without-repository"] == ["No repository"]
     assert named["deliverable-project-count"] == ["Stray"]
     assert named["deliverable-without-issue"] == ["No issue"]
     assert named["deliverable-status-disagrees"] == ["Drifted"]
@@ -146,6 +165,27 @@ def test_audit_command_names_each_broken_rule_once_and_exits_1(
     assert text.returncode == 1
     assert "FAIL project-without-sow: a Project has a Statement of Work" in text.stdout
     assert f"{len(RULES)} of {len(RULES)} rules broken, {len(RULES)} violation(s)" in text.stdout
+    assert (
+        'Project "No repository" (rec' in text.stdout
+        and "has no Repository and the base has no default repository" in text.stdout
+    )
+
+
+def test_audit_names_a_repository_that_is_not_owner_name(
+    tmp_path: Path, local_airtable: LocalAirtable, github: GitHubStandIn
+) -> None:
+    hub = record_id(local_airtable, "Projects", "Setup workshop hub")
+    local_airtable.table("Projects").update(hub, {"Repository": "example-org infrastructure"})
+    env = airtable_to_github_env(tmp_path, local_airtable, github)
+    result = run_bot("audit", env=env, cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert (
+        f'    - Project "Setup workshop hub" ({hub}) has a Repository that is not owner/name: '
+        "'example-org infrastructure'" in result.stdout.splitlines()
+    ), result.stdout
+    # With Airtable → GitHub off nothing reads the field: the rule holds.
+    off = run_bot("audit", env=operator_env(tmp_path, local_airtable, github), cwd=tmp_path)
+    assert off.returncode == 0, off.stdout
 
 
 def test_audit_without_github_skips_the_status_rule_with_a_note(

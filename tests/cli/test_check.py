@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot.airtable_local.thread import LocalAirtable
-from bot.cli.base_schema import compare_schema, expected_schema
-from bot.config import Config
+from bot.cli.base_schema import compare_schema, expected_schema, repository_field_required
+from bot.cli.check import CheckResult
+from bot.config import AirtableToGitHubSettings, Config
 from tests.operator_helpers import SECRET, operator_env, run_bot
 from tests.standins.github import GitHubStandIn
 
@@ -89,7 +91,7 @@ def test_check_names_a_renamed_field_a_missing_option_and_a_wrong_type(
         f'FAIL Airtable schema: base {b}: Project Deliverables.Status has no option "Blocked": '
         'add it to the field, or set [statuses.deliverable] blocked = "<its name>"',
     ], result.stdout
-    assert result.stdout.strip().endswith("3 of 10 checks failed")
+    assert result.stdout.strip().endswith("3 of 11 checks failed")
 
 
 def test_a_configuration_naming_the_renamed_field_passes(
@@ -197,3 +199,168 @@ def test_check_names_the_issues_github_answered_404_for(
     run_bot("sync", env=env, cwd=tmp_path)  # GitHub answers again: the issue is forgotten
     again = run_bot("check", env=env, cwd=tmp_path)
     assert "ok   issues visible to the App" in again.stdout, again.stdout
+
+
+# -- the Projects' Repository field (Airtable → GitHub) -------------------------------------
+
+HUB = "Setup workshop hub"
+MISSING_REPOSITORY = (
+    "base {base}: Projects.Repository is missing: add a singleLineText field named "
+    '"Repository", or set [fields.projects] repository = "<its name>" (Airtable → GitHub is on '
+    "and this base has no default repository; or set [airtable_to_github.repositories] {base} = "
+    '"owner/name")'
+)
+
+
+def airtable_to_github(**settings: Any) -> Config:
+    """The default configuration with Airtable → GitHub on, for base appX."""
+    return Config(
+        airtable_base_id="appX",
+        airtable_to_github=AirtableToGitHubSettings(enabled=True, **settings),
+    )
+
+
+def write_config(tmp_path: Path, text: str) -> dict[str, str]:
+    """A configuration file, as the environment names it."""
+    path = tmp_path / "bot.toml"
+    path.write_text(text, encoding="utf-8")
+    return {"DELIVERABLES_BOT_CONFIG": str(path)}
+
+
+@pytest.mark.parametrize(
+    ("config", "required"),
+    [
+        pytest.param(Config(), False, id="off"),
+        pytest.param(airtable_to_github(), True, id="on-no-default"),
+        pytest.param(airtable_to_github(default_repository="o/r"), False, id="on-default"),
+        pytest.param(airtable_to_github(repositories={"appX": "o/r"}), False, id="on-per-base"),
+        pytest.param(airtable_to_github(repositories={"appY": "o/r"}), True, id="on-other-base"),
+    ],
+)
+def test_a_base_without_the_repository_field_passes_unless_issues_could_go_nowhere(
+    base: LocalAirtable, config: Config, required: bool
+) -> None:
+    assert base.base_id
+    base.store.remove_field(base.base_id, "Projects", "Repository")
+    assert repository_field_required(config, "appX") is required
+    problems = compare_schema("appX", expected_schema(config, "appX"), metadata(base))
+    assert problems == ([MISSING_REPOSITORY.format(base="appX")] if required else [])
+
+
+def test_the_repository_field_must_be_text_even_when_airtable_to_github_is_off(
+    base: LocalAirtable,
+) -> None:
+    assert base.base_id
+    assert compare_schema("appX", expected_schema(Config()), metadata(base)) == []
+    base.store.change_field_type(base.base_id, "Projects", "Repository", "multilineText")
+    assert compare_schema("appX", expected_schema(Config()), metadata(base)) == []
+    base.store.change_field_type(base.base_id, "Projects", "Repository", "url")
+    assert compare_schema("appX", expected_schema(Config()), metadata(base)) == [
+        "base appX: Projects.Repository is a url field; the bot needs singleLineText or "
+        "multilineText: change the field's type"
+    ]
+
+
+def test_a_renamed_repository_field_is_pointed_at_when_it_is_required(
+    base: LocalAirtable,
+) -> None:
+    assert base.base_id
+    base.store.rename_field(base.base_id, "Projects", "Repository", "Repo")
+    [problem] = compare_schema(
+        "appX", expected_schema(airtable_to_github(), "appX"), metadata(base)
+    )
+    assert '(renamed? the table has "Repo" (singleLineText) not in the configuration)' in problem
+    assert "[airtable_to_github.repositories] appX" in problem
+
+
+def test_check_names_each_project_whose_repository_is_not_owner_name(
+    tmp_path: Path, base: LocalAirtable, github: GitHubStandIn
+) -> None:
+    assert base.base_id
+    projects = base.table("Projects")
+    hub = projects.first(formula=f"{{Name}} = '{HUB}'")
+    assert hub is not None
+    projects.update(hub["id"], {"Repository": "https://github.com/example-org/infrastructure"})
+    other = projects.create({"Name": "Second hub", "Repository": "example-org/hubs"})
+    env = operator_env(tmp_path, base, github)
+    result = run_bot("check", env=env, cwd=tmp_path)
+    assert result.returncode == 1, result.stdout
+    failed = [line for line in result.stdout.splitlines() if line.startswith("FAIL")]
+    assert failed == [
+        f'FAIL Project repositories: base {base.base_id}: Project "{HUB}" ({hub["id"]}) has '
+        "Repository 'https://github.com/example-org/infrastructure', not a repository as "
+        "owner/name: write it as owner/name (example-org/infrastructure) in Airtable, or empty it"
+    ], result.stdout
+    assert "Airtable → GitHub" not in result.stdout  # off: nothing says where issues go
+    projects.update(hub["id"], {"Repository": "example-org/infrastructure"})
+    again = run_bot("check", env=env, cwd=tmp_path)
+    assert again.returncode == 0, again.stdout
+    assert (
+        f"ok   Project repositories: base {base.base_id}: 2 Project(s) name a repository, "
+        "each as owner/name"
+    ) in again.stdout.splitlines()
+    assert other["id"] not in again.stdout
+
+
+@pytest.mark.parametrize(
+    ("settings", "line"),
+    [
+        pytest.param(
+            'default_repository = "example-org/infrastructure"',
+            "ok   Airtable → GitHub: base {base}: Airtable → GitHub is on; issues of Projects "
+            "without a Repository are opened in example-org/infrastructure",
+            id="default",
+        ),
+        pytest.param(
+            "",
+            "ok   Airtable → GitHub: base {base}: Airtable → GitHub is on; no default repository "
+            "for this base, so only Projects with a Repository get issues",
+            id="only-projects-with-one",
+        ),
+    ],
+)
+def test_check_says_where_airtable_to_github_opens_issues(
+    tmp_path: Path, base: LocalAirtable, github: GitHubStandIn, settings: str, line: str
+) -> None:
+    config = write_config(tmp_path, f"[airtable_to_github]\nenabled = true\n{settings}\n")
+    result = run_bot("check", env=operator_env(tmp_path, base, github, **config), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert line.format(base=base.base_id) in result.stdout.splitlines(), result.stdout
+
+
+def test_check_fails_when_airtable_to_github_has_nowhere_to_open_issues(
+    tmp_path: Path, base: LocalAirtable, github: GitHubStandIn
+) -> None:
+    assert base.base_id
+    base.store.remove_field(base.base_id, "Projects", "Repository")
+    config = write_config(tmp_path, "[airtable_to_github]\nenabled = true\n")
+    env = operator_env(tmp_path, base, github, **config)
+    result = run_bot("check", env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    failed = [line for line in result.stdout.splitlines() if line.startswith("FAIL")]
+    assert failed == ["FAIL Airtable schema: " + MISSING_REPOSITORY.format(base=base.base_id)], (
+        result.stdout
+    )
+    assert "Project repositories" not in result.stdout  # no field, no values to check
+    with_default = write_config(
+        tmp_path, '[airtable_to_github]\nenabled = true\ndefault_repository = "o/r"\n'
+    )
+    env = operator_env(tmp_path, base, github, **with_default)
+    assert run_bot("check", env=env, cwd=tmp_path).returncode == 0
+
+
+async def test_run_checks_runs_the_extra_checks_with_its_runtime(
+    tmp_path: Path, base: LocalAirtable, github: GitHubStandIn
+) -> None:
+    from bot.app import Runtime
+    from bot.cli.check import run_checks
+
+    seen: list[str] = []
+
+    async def webhook_check(runtime: Runtime) -> list[CheckResult]:
+        seen.append(str(runtime.config.airtable_base_id))
+        return [CheckResult("Airtable webhook", False, "no hook yet")]
+
+    results = await run_checks(operator_env(tmp_path, base, github), extra=[webhook_check])
+    assert seen == [base.base_id]
+    assert [r.line() for r in results if not r.ok] == ["FAIL Airtable webhook: no hook yet"]

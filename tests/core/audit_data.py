@@ -6,13 +6,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from bot.config import Config
+from bot.config import AirtableToGitHubSettings, Config
 from bot.core.issue import IssueRef, IssueState
 from bot.core.records import BaseData
 from tests.constants import OWNER, REPO
 
 TODAY = date(2026, 6, 1)
-CONFIG = Config()
+# Airtable → GitHub on, without a default repository: every rule has something to check.
+CONFIG = Config(airtable_to_github=AirtableToGitHubSettings(enabled=True))
 ISSUE = f"https://github.com/{OWNER}/{REPO}/issues/"
 
 
@@ -55,6 +56,7 @@ def clean_data() -> BaseData:
                 Engagement=["recEng1"],
                 **{"Statement of Work": "https://example.org/sow"},
                 Status="In progress",
+                Repository=f"{OWNER}/{REPO}",
             )
         ],
         deliverables=[
@@ -95,6 +97,8 @@ def broken(rule: str) -> tuple[BaseData, dict[str, IssueState]]:
         d.projects[0]["fields"]["Engagement"] = ["recEng1", "recEng2"]
     elif rule == "project-without-sow":
         d.projects[0]["fields"].pop("Statement of Work")
+    elif rule == "project-without-repository":
+        d.projects[0]["fields"].pop("Repository")
     elif rule == "deliverable-project-count":
         d.deliverables[0]["fields"].pop("Project")
     elif rule == "deliverable-without-issue":
