@@ -35,11 +35,15 @@ from bot.clients.github_logging import LoggingGitHub
 from bot.clients.request_budget import SharedBudget
 from bot.config import Config
 from bot.handlers import make_router
+from bot.intake.airtable_hook import HookKeeper, followed_bases
+from bot.intake.airtable_ping import add_airtable_route
 from bot.intake.journal import Journal
 from bot.intake.recovery import start_recovery
 from bot.intake.server import MAX_BODY_BYTES, add_routes
 from bot.intake.worker import Worker
 from bot.metrics import Metrics
+from bot.sync.airtable_follow import AirtableFollower, BaseFacts
+from bot.sync.issue_opener import IssueOpener
 from bot.sync.link import Linker
 from bot.sync.progress_comment import ProgressComments
 from bot.sync.reconcile import Reconciler, Watermarks
@@ -105,6 +109,7 @@ class Services:
     worker: Worker
     github: GitHubGateway | None = None
     engine: Engine | None = None
+    hook_keeper: HookKeeper | None = None  # with [airtable_to_github] enabled
 
     @property
     def reconciler(self) -> Reconciler | None:
@@ -152,6 +157,17 @@ def make_app(
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[SERVICES_KEY] = services
     add_routes(app, journal=journal, worker=worker, metrics=metrics, secret=secret)
+    facts = BaseFacts(config, lanes=lanes)
+    if config.airtable_to_github.enabled:
+        services.hook_keeper = HookKeeper(
+            config,
+            lanes=lanes,
+            journal=journal,
+            metrics=metrics,
+            facts=facts,
+            wake_worker=worker.notify,
+        )
+    add_airtable_route(app, services.hook_keeper, metrics)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         async with github_session(config) as session:
@@ -173,10 +189,11 @@ def make_app(
             recovery = start_recovery(
                 config, github, journal=journal, worker=worker, metrics=metrics
             )
+            following = _start_following(services, facts, github, engine)
             try:
                 yield
             finally:
-                for task in (recovery, schedule):
+                for task in (following, recovery, schedule):
                     if task is not None:
                         task.cancel()
                         await asyncio.gather(task, return_exceptions=True)
@@ -186,6 +203,29 @@ def make_app(
 
     app.cleanup_ctx.append(lifecycle)
     return app
+
+
+def _start_following(
+    services: Services, facts: BaseFacts, github: GitHubGateway, engine: Engine
+) -> asyncio.Task[None] | None:
+    """With Airtable → GitHub on: hand the worker its follower and follow the bases."""
+    keeper = services.hook_keeper
+    if keeper is None:
+        return None
+    if not github.can_read:
+        log.warning(
+            "Airtable → GitHub is on but needs the GitHub App's credentials to open issues;"
+            " the bases are not followed"
+        )
+        return None
+    from bot.sync.issue_opener import IssueOpener
+
+    config = services.config
+    opener = IssueOpener(config, lanes=services.lanes, github=github, reconciler=engine.reconciler)
+    services.worker.dependencies["airtable_follower"] = AirtableFollower(
+        config, facts=facts, lanes=services.lanes, opener=opener
+    )
+    return asyncio.create_task(keeper.run(), name="airtable-webhook")
 
 
 def _start_schedule(config: Config, syncer: Syncer, *, can_read: bool) -> asyncio.Task[None] | None:
@@ -243,8 +283,11 @@ async def sync_command(
     dry_run: bool,
     out: TextIO,
     meter: Meter | None = None,
+    open_missing: bool = False,
 ) -> int:
-    """``deliverables-bot sync``: run one sync, print each change and the summary; exit code."""
+    """``deliverables-bot sync``: run one sync, print each change and the summary; exit code.
+    With ``open_missing``, then open the issues Airtable → GitHub would open for records
+    that have none (also those from before it was turned on)."""
     if not config.has_github_app:
         print(f"error: {NEEDS_GITHUB}", file=sys.stderr)
         return 2
@@ -260,4 +303,25 @@ async def sync_command(
                 watermarks=journal,
             )
             report = await engine.syncer.run(repo=repo, dry_run=dry_run, meter=meter or Meter())
-    return print_report(report, out)
+            code = print_report(report, out)
+            if open_missing:
+                opener = IssueOpener(
+                    config, lanes=runtime.lanes, github=runtime.github, reconciler=engine.reconciler
+                )
+                code = max(code, await _open_missing(config, opener, dry_run=dry_run, out=out))
+    return code
+
+
+async def _open_missing(config: Config, opener: IssueOpener, *, dry_run: bool, out: TextIO) -> int:
+    """``sync --open-missing-issues``: one line per issue opened (or, dry, to be opened) for
+    deliverables and Projects without one; 1 when any could not be opened."""
+    failed = 0
+    print("Airtable → GitHub: " + ("what would be opened" if dry_run else "opening"), file=out)
+    for base_id in followed_bases(config):
+        items = await opener.open_missing(base_id, dry_run=dry_run)
+        for item in items:
+            print(f"  {item.line()}", file=out)
+            failed += item.status == "failed"
+        if not items:
+            print(f"  {base_id}: every deliverable and Project has its issue", file=out)
+    return 1 if failed else 0

@@ -15,7 +15,15 @@ from bot.health import Health
 # The events the bot handles or answers; any other name is counted as "other" ("unknown":
 # a delivery refused before its signature was checked).
 KNOWN_EVENTS = frozenset(
-    {"issues", "issue_comment", "sub_issues", "installation", "installation_repositories", "ping"}
+    {
+        "issues",
+        "issue_comment",
+        "sub_issues",
+        "installation",
+        "installation_repositories",
+        "ping",
+        "airtable",
+    }
 )
 # HTTP statuses counted under their own value; any other is counted by class (4xx, 5xx).
 KNOWN_STATUSES = frozenset(
@@ -99,6 +107,40 @@ class Metrics:
             "Passes over the App's delivery log, by outcome (complete: read back to the last"
             " point; bounded: stopped by max_per_pass or max_pages, the next pass goes on;"
             " error: failed, retried at the next pass).",
+            "outcome",
+        )
+
+        self.airtable_hook_expiry = self._gauge(
+            "deliverables_bot_airtable_webhook_expiry_seconds",
+            "When the Airtable webhook the bot follows on a base expires (Unix time; 0: none).",
+            "base",
+        )
+        self.airtable_hook_last_payload = self._gauge(
+            "deliverables_bot_airtable_webhook_last_payload_seconds",
+            "When a payload of a base's Airtable webhook was last journaled (Unix time).",
+            "base",
+        )
+        self.airtable_hook_last_listing = self._gauge(
+            "deliverables_bot_airtable_webhook_last_listing_seconds",
+            "When the payloads of a base's Airtable webhook were last listed (Unix time).",
+            "base",
+        )
+        self.airtable_hook_payloads = self._counter(
+            "deliverables_bot_airtable_webhook_payloads",
+            "Airtable webhook payloads journaled (new) or read again (seen), by base.",
+            "base",
+            "outcome",
+        )
+        self.airtable_hook_errors = self._counter(
+            "deliverables_bot_airtable_webhook_errors",
+            "Failures while following a base's Airtable webhook, by operation.",
+            "base",
+            "operation",
+        )
+        self.airtable_hook_pings = self._counter(
+            "deliverables_bot_airtable_webhook_pings",
+            "Notification pings on POST /airtable/webhook, by outcome (accepted, bad_mac,"
+            " malformed, off).",
             "outcome",
         )
 

@@ -114,14 +114,17 @@ StartBot = Callable[..., Awaitable[RunningBot]]
 async def start_bot(
     tmp_path: Path, local_airtable: LocalAirtable, webhook_secret: str
 ) -> AsyncIterator[StartBot]:
-    """Start the bot: ``await start_bot(github=stand_in_or_None, **config_overrides)``."""
+    """Start the bot: ``await start_bot(github=stand_in_or_None, port=None,
+    **config_overrides)`` (``port``: a fixed one, when the configuration must name it)."""
     started: list[tuple[TestServer, aiohttp.ClientSession]] = []
 
-    async def start(github: GitHubStandIn | None = None, **overrides: Any) -> RunningBot:
+    async def start(
+        github: GitHubStandIn | None = None, port: int | None = None, **overrides: Any
+    ) -> RunningBot:
         config = bot_config(tmp_path / "data", local_airtable, webhook_secret, github)
         config = dataclasses.replace(config, **overrides)
         app = make_app(config, secret=webhook_secret)
-        server = TestServer(app, host="127.0.0.1")
+        server = TestServer(app, host="127.0.0.1", port=port)
         await server.start_server(**HANDLER_ARGS)
         session = aiohttp.ClientSession()
         started.append((server, session))

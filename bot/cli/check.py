@@ -6,6 +6,11 @@ every check passes. The schema check reads the base through Airtable's metadata 
 holds it against the configuration (:mod:`bot.cli.base_schema`): every missing table or
 field, wrong field type, missing select option and link to the wrong table is its own line.
 
+When the Projects table has its Repository field, every value must be ``owner/name``: a
+Project whose value is not fails its own line. With Airtable → GitHub on, one line per base
+says where the issues of Projects without a Repository go (its default repository, or
+nowhere: only Projects with a Repository get issues).
+
 Without GitHub App credentials the GitHub check fails — a bot that cannot read GitHub
 cannot sync or check permissions — unless ``--without-github`` says that running without
 GitHub is intended (the demo, a logging-only trial); then it is reported as skipped. No
@@ -19,15 +24,17 @@ import argparse
 import asyncio
 import os
 import sqlite3
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from bot.cli.base_schema import compare_schema, expected_schema
+from bot.cli.base_schema import TEXT_TYPES, compare_schema, expected_schema
+from bot.cli.check_result import CheckResult
+from bot.cli.check_webhook import check_webhooks
 from bot.cli.exits import EXIT_FAILED, EXIT_OK, NO_BASE_PROBLEM
 from bot.cli.logging_setup import quiet
 from bot.config import Config, ConfigError
 from bot.config_loader import load_config
+from bot.core.audit_rules import default_repository, is_repository_name
 from bot.intake.journal import Journal
 
 if TYPE_CHECKING:
@@ -43,6 +50,19 @@ BASE_MISSING = f"{NO_BASE_PROBLEM}: set it to the base's id (app...)"
 BASE_OK = "base {base} is reachable: {tables} tables"
 # A failed base or GitHub line is worded by bot.clients.errors, as every command words it.
 SCHEMA_OK = "base {base} schema matches the configuration"
+REPOSITORY_BAD = (
+    'base {base}: Project "{project}" ({id}) has {field} {value!r}, not a repository as '
+    "owner/name: write it as owner/name (example-org/infrastructure) in Airtable, or empty it"
+)
+REPOSITORIES_OK = "base {base}: {count} Project(s) name a repository, each as owner/name"
+ISSUES_GO_DEFAULT = (
+    "base {base}: Airtable → GitHub is on; issues of Projects without a {field} are opened "
+    "in {repository}"
+)
+ISSUES_GO_ONLY_SET = (
+    "base {base}: Airtable → GitHub is on; no default repository for this base, so only "
+    "Projects with a {field} get issues"
+)
 GITHUB_NOT_CONFIGURED = (
     "GitHub App not configured: set GITHUB_APP_ID and GITHUB_PRIVATE_KEY (or "
     "GITHUB_PRIVATE_KEY_PATH), or pass --without-github if the bot is meant to run "
@@ -84,24 +104,8 @@ NOT_VISIBLE = (
     "the App on those repositories (or give it access to them), or correct the GitHub Issue "
     "URL in Airtable; then `deliverables-bot sync` reads them again"
 )
-LINE = "{mark} {name}: {detail}"
 SUMMARY_OK = "all {count} checks passed"
 SUMMARY_FAILED = "{failed} of {count} checks failed"
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """One line of ``check``: passed, failed, or skipped (counts as passed)."""
-
-    name: str
-    ok: bool
-    detail: str
-    skipped: bool = False
-
-    def line(self) -> str:
-        """The line printed for it."""
-        mark = "skip" if self.skipped else ("ok  " if self.ok else "FAIL")
-        return LINE.format(mark=mark, name=self.name, detail=self.detail)
 
 
 async def _check_base(runtime: Runtime, base: str) -> list[CheckResult]:
@@ -122,11 +126,76 @@ async def _check_base(runtime: Runtime, base: str) -> list[CheckResult]:
     results = [
         CheckResult(name, True, BASE_OK.format(base=base, tables=len(schema.get("tables", ()))))
     ]
-    problems = compare_schema(base, expected_schema(config), schema)
+    problems = compare_schema(base, expected_schema(config, base), schema)
     results.extend(CheckResult("Airtable schema", False, problem) for problem in problems)
     if not problems:
         results.append(CheckResult("Airtable schema", True, SCHEMA_OK.format(base=base)))
+    if _has_repository_field(config, schema):
+        results.extend(await _check_repositories(runtime, base))
+    if config.airtable_to_github.enabled:
+        results.append(_where_issues_go(config, base))
     return results
+
+
+def _has_repository_field(config: Config, schema: Mapping[str, Any]) -> bool:
+    """Whether the base's Projects table has the Repository field, as text (a field of
+    another type is the schema check's line already)."""
+    table = next(
+        (t for t in schema.get("tables", ()) if t.get("name") == config.tables.projects), None
+    )
+    name = config.fields.projects.repository
+    return table is not None and any(
+        f.get("name") == name and f.get("type") in TEXT_TYPES for f in table.get("fields", ())
+    )
+
+
+async def _check_repositories(runtime: Runtime, base: str) -> list[CheckResult]:
+    """Each Project whose Repository is set but not ``owner/name``, a failed line of its own."""
+    from bot.clients.airtable import AirtableError
+    from bot.clients.errors import airtable_problem_for
+
+    config = runtime.config
+    check = "Project repositories"
+    names = config.fields.projects
+    try:
+        projects = await runtime.lanes.for_base(base).table_records(config.tables.projects)
+    except AirtableError as exc:
+        return [CheckResult(check, False, airtable_problem_for(config, exc, base=base))]
+    named = [p for p in projects.values() if p["fields"].get(names.repository) not in (None, "")]
+    bad = [
+        p
+        for p in named
+        if not (
+            isinstance(value := p["fields"][names.repository], str) and is_repository_name(value)
+        )
+    ]
+    if not bad:
+        return [CheckResult(check, True, REPOSITORIES_OK.format(base=base, count=len(named)))]
+    return [
+        CheckResult(
+            check,
+            False,
+            REPOSITORY_BAD.format(
+                base=base,
+                project=p["fields"].get(names.name) or "(unnamed)",
+                id=p["id"],
+                field=names.repository,
+                value=p["fields"][names.repository],
+            ),
+        )
+        for p in bad
+    ]
+
+
+def _where_issues_go(config: Config, base: str) -> CheckResult:
+    """Where Airtable → GitHub opens the issues of the base's Projects without a Repository."""
+    repository = default_repository(config, base)
+    field = config.fields.projects.repository
+    if repository:
+        detail = ISSUES_GO_DEFAULT.format(base=base, field=field, repository=repository)
+    else:
+        detail = ISSUES_GO_ONLY_SET.format(base=base, field=field)
+    return CheckResult("Airtable → GitHub", True, detail)
 
 
 async def _check_github(runtime: Runtime, *, without_github: bool) -> list[CheckResult]:
@@ -223,10 +292,24 @@ def _check_visibility(config: Config) -> CheckResult:
     return CheckResult(name, False, NOT_VISIBLE.format(count=len(rows), repos=repos))
 
 
+# A check run with the command's runtime, after the GitHub check (a webhook check, say).
+RuntimeCheck = Callable[["Runtime"], Awaitable[list[CheckResult]]]
+
+
+def extra_checks() -> tuple[RuntimeCheck, ...]:
+    """The checks of other modules that ``check`` runs too: Airtable → GitHub's lines
+    (:mod:`bot.cli.check_webhook`)."""
+    return (check_webhooks,)
+
+
 async def run_checks(
-    environ: Mapping[str, str] | None = None, *, without_github: bool = False
+    environ: Mapping[str, str] | None = None,
+    *,
+    without_github: bool = False,
+    extra: Sequence[RuntimeCheck] = (),
 ) -> list[CheckResult]:
-    """Run every check; a configuration that does not load stops the rest."""
+    """Run every check, then each of ``extra`` with the same runtime; a configuration that
+    does not load stops the rest."""
     from bot.app import open_runtime
     from bot.clients.reads import base_ids
 
@@ -255,6 +338,8 @@ async def run_checks(
             for base in bases:
                 results.extend(await _check_base(runtime, base))
         results.extend(await _check_github(runtime, without_github=without_github))
+        for check in extra:
+            results.extend(await check(runtime))
     results.append(
         CheckResult("webhook secret", bool(config.github_webhook_secret), SECRET_OK)
         if config.github_webhook_secret
@@ -279,7 +364,7 @@ def render(results: list[CheckResult]) -> str:
 def run(args: argparse.Namespace) -> int:
     """``deliverables-bot check``: print every check's line; exit 0 when all pass."""
     quiet(args)
-    results = asyncio.run(run_checks(without_github=args.without_github))
+    results = asyncio.run(run_checks(without_github=args.without_github, extra=extra_checks()))
     print(render(results))
     return EXIT_OK if all(r.ok for r in results) else EXIT_FAILED
 

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from bot import __version__
 from bot.cli import (
     airtable_local,
+    airtable_webhook,
     audit_args,
     check,
     deliveries,
@@ -33,7 +34,17 @@ from bot.cli.logging_setup import debugging, setup_logging
 from bot.config import Config, ConfigError
 from bot.config_loader import load_config
 
-COMMANDS = (serve, airtable_local, deliveries, demo, check, sync, audit_args, report_args)
+COMMANDS = (
+    serve,
+    airtable_local,
+    deliveries,
+    demo,
+    check,
+    sync,
+    audit_args,
+    report_args,
+    airtable_webhook,
+)
 DEBUG_HELP = "show tracebacks of failures (also LOG_LEVEL=DEBUG)"
 INTERRUPTED = 130
 

@@ -5,7 +5,7 @@
 e.g., a project label's unlink (``labels``) comes after the same delivery's reconcile
 (``issues``), and renaming a module never changes it. Every handler takes what it needs of
 the dispatch keyword arguments :mod:`bot.app` hands the worker (``config``, ``github``,
-``reconciler``, ``linker``).
+``reconciler``, ``linker``, and ``airtable_follower`` when Airtable → GitHub is on).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from typing import Any
 from gidgethub import sansio
 from gidgethub.routing import Router
 
-from bot.handlers import comments, issues, labels, sub_issues
+from bot.handlers import airtable, comments, issues, labels, sub_issues
 
-HANDLERS = (issues, labels, comments, sub_issues)
+HANDLERS = (issues, labels, comments, sub_issues, airtable)
 
 Callback = Callable[..., Any]
 

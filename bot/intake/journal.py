@@ -27,9 +27,11 @@ The API is synchronous and thread-safe: one connection guarded by a lock, held f
 work only (payloads are compressed and decoded outside it), so the webhook path's group
 commit waits little for the worker. Callers on an event loop run it in a thread.
 
-The journal in four modules: the file, its schema and migrations in
+The journal in five modules: the file, its schema and migrations in
 :mod:`bot.intake.journal_schema`; the state kept per key beside the deliveries (meta values,
-watermarks, issues GitHub does not show) in :mod:`bot.intake.journal_state`; a delivery and
+watermarks, issues GitHub does not show) in :mod:`bot.intake.journal_state`; the Airtable
+webhooks followed, whose payloads are journaled as deliveries too (event ``airtable``), in
+:mod:`bot.intake.journal_hooks`; a delivery and
 its stored row (payloads as zlib-compressed JSON) in :mod:`bot.intake.journal_rows`; the
 delivery queue, :class:`Journal`, here.
 """
@@ -45,6 +47,7 @@ import zlib
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Any, Final, TypeVar
 
+from bot.intake.journal_hooks import HookRows
 from bot.intake.journal_rows import (
     COLUMNS,
     INSERT,
@@ -73,7 +76,7 @@ STATEMENT_ROWS: Final = 500
 _T = TypeVar("_T")
 
 
-class Journal(JournalState):
+class Journal(HookRows, JournalState):
     """The delivery journal on one SQLite file; see the module docstring."""
 
     # -- the webhook path ------------------------------------------------------------------

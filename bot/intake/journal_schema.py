@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final, Self
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 # MIGRATIONS[n] takes a journal from user_version n to n + 1; append, never edit.
 MIGRATIONS: Final = (
     """
@@ -51,6 +51,22 @@ MIGRATIONS: Final = (
         repository TEXT NOT NULL,  -- owner/repo as the URL names it
         first_seen REAL NOT NULL,
         last_seen  REAL NOT NULL
+    );
+    """,
+    """
+    CREATE TABLE airtable_hooks (
+        base_id         TEXT PRIMARY KEY,
+        webhook_id      TEXT,           -- NULL once deleted (the row keeps following_since)
+        mac_secret      TEXT,           -- macSecretBase64, as Airtable gave it
+        cursor          INTEGER NOT NULL DEFAULT 1,
+        expires_at      TEXT,           -- ISO 8601, as Airtable gave it
+        following_since REAL NOT NULL,  -- when the bot first followed the base
+        created_at      REAL,
+        last_payload_at REAL,
+        last_listed_at  REAL,
+        last_error      TEXT,
+        last_error_at   REAL,
+        gap_since       REAL            -- a replaced hook: changes since then may be missed
     );
     """,
 )

@@ -9,7 +9,9 @@ Large bodies (above ``LARGE_BODY_BYTES``) share a byte budget: a burst of them i
 checked a few at a time, off the event loop, so memory stays bounded and small deliveries
 keep being answered; one that finds no room in time gets 503 with ``Retry-After``.
 ``/readyz`` and ``/metrics`` also say how Airtable and GitHub have been answering
-(:mod:`bot.health`) and how many deliveries wait or have failed.
+(:mod:`bot.health`) and how many deliveries wait or have failed; ``/readyz`` also shows
+the Airtable webhooks followed when Airtable → GitHub is on (their pings arrive on
+``POST /airtable/webhook``, :mod:`bot.intake.airtable_ping`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from gidgethub.sansio import validate_event
 
 from bot.core.issue import parse_issue_url
 from bot.core.payloads import payload_problem
+from bot.intake.airtable_hook import HookView
+from bot.intake.airtable_ping import KEEPER_KEY
 from bot.intake.group_commit import GroupCommit
 from bot.intake.journal import Journal
 from bot.intake.journal_rows import NewDelivery
@@ -349,6 +353,14 @@ async def readyz(request: web.Request) -> web.Response:
         body["deliveries"] = await asyncio.to_thread(_journal_summary, journal)
     except Exception as exc:  # a closed or broken journal still gets its answer
         body["deliveries"] = {"error": f"{type(exc).__name__}: {exc}"}
+    if request.app.get(KEEPER_KEY) is not None:
+        try:
+            hooks = await asyncio.to_thread(journal.hooks)
+            body["airtable_webhooks"] = {
+                row.base_id: HookView(row.base_id, row, None).as_json() for row in hooks
+            }
+        except Exception as exc:
+            body["airtable_webhooks"] = {"error": f"{type(exc).__name__}: {exc}"}
     return web.json_response(body, status=200 if problem is None else 503)
 
 

@@ -29,6 +29,7 @@ def test_handlers_are_declared_in_this_order() -> None:
         "bot.handlers.labels",
         "bot.handlers.comments",
         "bot.handlers.sub_issues",
+        "bot.handlers.airtable",
     ]
 
 
