@@ -119,10 +119,15 @@ def record_admissions(at: LocalAirtable) -> list[float]:
 
 
 def start_bot(
-    at: LocalAirtable, gh: GitHubStandIn | None, data: Path, port: int
+    at: LocalAirtable,
+    gh: GitHubStandIn | None,
+    data: Path,
+    port: int,
+    *,
+    extra_env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
-    """``serve`` as a subprocess on ``port`` (with App credentials when ``gh`` is given),
-    logging to ``data/bot.log``."""
+    """``serve`` as a subprocess on ``port`` (with App credentials when ``gh`` is given, and
+    ``extra_env``), logging to ``data/bot.log``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "AIRTABLE_"))}
     env.update(
         DELIVERABLES_BOT_DATA=str(data),
@@ -137,6 +142,7 @@ def start_bot(
             GITHUB_APP_ID=str(gh.app_id),
             GITHUB_PRIVATE_KEY=gh.private_key_pem,
         )
+    env.update(extra_env or {})
     return subprocess.Popen(
         [sys.executable, "-m", "bot", "serve", "--port", str(port)],
         env=env,

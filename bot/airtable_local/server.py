@@ -28,7 +28,8 @@ by default the server's token (``AIRTABLE_TOKEN`` or ``local``), standing for th
 :data:`LOCAL_CLIENT_TOKEN`, standing for :data:`CLIENT_USER`, a person using Airtable's web
 app (changes recorded as source ``client``; :func:`run` accepts it only beside the
 well-known ``local``). Webhook payloads and pings are :mod:`webhooks`'. Requests to a base
-count against its rate limit (:mod:`ratelimit`; 429). Bodies over ``max_body_bytes`` get
+count against its rate limit (:mod:`ratelimit`; 429), but a person's in the web app do not:
+Airtable's limit is the API's. Bodies over ``max_body_bytes`` get
 413, URLs over Airtable's 16,000 characters 414, and bodies that are not JSON 400.
 Everything else an Airtable client can get wrong is answered 422 by the store, in
 Airtable's error shapes (:mod:`errors`).
@@ -207,7 +208,10 @@ def make_app(
         if url_length > MAX_URL_LENGTH:
             raise errors.url_too_long(MAX_URL_LENGTH)
         base_id = request.match_info.get("base")
-        if base_id is not None and not limiter.admit(base_id):
+        user = ACTING_AS.get()
+        # A person in Airtable's web app is not API traffic: the 5 requests/s are the API's.
+        web_app = user is not None and user.source == "client"
+        if base_id is not None and not web_app and not limiter.admit(base_id):
             return _json(errors.rate_limited_body(), status=429)
         return await handler(request)
 

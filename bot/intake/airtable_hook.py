@@ -53,6 +53,8 @@ EVENT = "airtable"
 # How often the hook itself is looked at (exists, enabled, not expired, notifying): one
 # request a minute, so a hook Airtable disabled or let expire is replaced within a minute.
 ENSURE_INTERVAL_SECONDS = 60.0
+# How long a ping waits for the pings right behind it before the payloads are listed.
+PING_SETTLE_SECONDS = 0.25
 # Pause after a failed pass, so an Airtable outage is not hammered.
 ERROR_PAUSE_SECONDS = 30.0
 DAY_SECONDS = 86_400.0
@@ -361,7 +363,7 @@ class HookKeeper:
                     payload_delivery_id(webhook_id, payload),
                     EVENT,
                     "payload",
-                    _delivery_body(base_id, webhook_id, payload),
+                    _delivery_body(row, payload),
                     issue_key=f"airtable:{base_id}",
                 )
                 for payload in payloads
@@ -415,6 +417,9 @@ class HookKeeper:
                 await self._note_error(base_id, "follow", exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(poke.wait(), timeout=pause)
+                # Pings come in runs (each of the bot's own writes is a payload too): the
+                # ones of the next moment share this listing.
+                await asyncio.sleep(PING_SETTLE_SECONDS)
 
     async def _note_error(self, base_id: str, operation: str, exc: BaseException) -> None:
         message = f"{type(exc).__name__}: {exc}"
@@ -433,13 +438,15 @@ class HookKeeper:
         self.metrics.airtable_hook_last_listing.labels(base=base).set(row.last_listed_at or 0)
 
 
-def _delivery_body(base_id: str, webhook_id: str, payload: dict[str, Any]) -> bytes:
-    """The journaled body of one payload: the payload, with its base and hook, and the
-    ``action`` the handlers' router dispatches on (gidgethub reads it from the body)."""
+def _delivery_body(row: HookRow, payload: dict[str, Any]) -> bytes:
+    """The journaled body of one payload: the payload, with its base and hook, when the bot
+    began following the base (older records get no issue unasked), and the ``action`` the
+    handlers' router dispatches on (gidgethub reads it from the body)."""
     body = {
         "action": "payload",
-        "base": {"id": base_id},
-        "webhook": {"id": webhook_id},
+        "base": {"id": row.base_id},
+        "webhook": {"id": row.webhook_id},
+        "following_since": row.following_since,
         "payload": payload,
     }
     return json.dumps(body, separators=(",", ":")).encode()

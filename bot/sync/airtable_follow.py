@@ -5,7 +5,9 @@ Projects worth reading (:func:`bot.core.airtable_changes.changes_of`); each is t
 from its current state by the issue opener: a deliverable with no issue gets one, a moved
 one's sub-issue moves, a Project with a repository gets its tracking issue. Deliverables go
 first, so a Project's tracking issue lists the issues just opened. A payload of the bot's
-own writes is recognised and left alone.
+own writes is recognised and left alone. Records created before the bot began following
+the base get no issue this way (the journaled payload says since when it follows): an
+operator opens those with ``sync --open-missing-issues``.
 
 A ``sweep`` delivery covers the gap a replaced hook left: every deliverable created since
 the gap began that still has no issue, and every Project created since then, are followed.
@@ -14,6 +16,7 @@ the gap began that still has no issue, and every Project created since then, are
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -27,10 +30,14 @@ log = logging.getLogger(__name__)
 class Opener(Protocol):
     """The effects on GitHub (:class:`bot.sync.issue_opener.IssueOpener`)."""
 
-    async def follow_deliverable(self, base_id: str, record_id: str) -> str:
+    async def follow_deliverable(
+        self, base_id: str, record_id: str, *, created_after: float | None = None
+    ) -> str:
         """Open, move or sync the issue of one deliverable; a one-line outcome."""
 
-    async def follow_project(self, base_id: str, project_id: str) -> str:
+    async def follow_project(
+        self, base_id: str, project_id: str, *, created_after: float | None = None
+    ) -> str:
         """Open or update one Project's tracking issue; a one-line outcome."""
 
 
@@ -127,7 +134,13 @@ class AirtableFollower:
         if changes.own_write:
             log.debug("Airtable base %s: transaction %s is the bot's own write", base_id, number)
             return []
-        outcomes = await self._follow(base_id, changes.deliverables, changes.projects)
+        since = data.get("following_since")
+        outcomes = await self._follow(
+            base_id,
+            changes.deliverables,
+            changes.projects,
+            created_after=float(since) if since is not None else None,
+        )
         for line in outcomes:
             log.info("Airtable base %s, transaction %s: %s", base_id, number, line)
         return outcomes
@@ -157,10 +170,22 @@ class AirtableFollower:
         )  # fmt: skip
         return outcomes
 
-    async def _follow(self, base_id: str, deliverables: Any, projects: Any) -> list[str]:
+    async def _follow(
+        self,
+        base_id: str,
+        deliverables: Iterable[str],
+        projects: Iterable[str],
+        *,
+        created_after: float | None = None,
+    ) -> list[str]:
+        opener = self.opener
         outcomes = []
         for record_id in deliverables:
-            outcomes.append(await self.opener.follow_deliverable(base_id, record_id))
+            outcome = await opener.follow_deliverable(
+                base_id, record_id, created_after=created_after
+            )
+            outcomes.append(outcome)
         for project_id in projects:
-            outcomes.append(await self.opener.follow_project(base_id, project_id))
+            outcome = await opener.follow_project(base_id, project_id, created_after=created_after)
+            outcomes.append(outcome)
         return outcomes

@@ -34,6 +34,7 @@ import collections
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -56,6 +57,10 @@ from bot.sync.reconcile import ProjectUpdate, Reconciler
 
 log = logging.getLogger(__name__)
 
+BEFORE_FOLLOWING = (
+    "created before Airtable → GitHub followed the base: `deliverables-bot sync"
+    " --open-missing-issues` opens its issue"
+)
 OFF = (
     "the Airtable → GitHub direction is off: set [airtable_to_github] enabled = true to open "
     "issues for deliverables typed into Airtable"
@@ -118,17 +123,25 @@ class IssueOpener:
 
     # -- the public calls ----------------------------------------------------------------
 
-    async def follow_deliverable(self, base_id: str, record_id: str) -> str:
+    async def follow_deliverable(
+        self, base_id: str, record_id: str, *, created_after: float | None = None
+    ) -> str:
         """Make GitHub agree with one deliverable record as it is now; a one-line outcome.
 
+        With ``created_after`` (when the bot began following the base), a record created
+        before it gets no issue here (``sync --open-missing-issues`` opens those), nor does
+        an older Project get its tracking issue; a record's issue is still moved and synced.
         Raises what Airtable or GitHub raised (the intake retries): nothing is left half done
         that a second call would not finish.
         """
-        return (await self._follow_deliverable(base_id, record_id)).text
+        return (await self._follow_deliverable(base_id, record_id, created_after)).text
 
-    async def follow_project(self, base_id: str, project_id: str) -> str:
+    async def follow_project(
+        self, base_id: str, project_id: str, *, created_after: float | None = None
+    ) -> str:
         """Make GitHub agree with one Project record as it is now (its tracking issue opened,
-        or its body kept current); a one-line outcome."""
+        or its body kept current); a one-line outcome. With ``created_after``, a Project
+        created before it gets no tracking issue here (``sync --open-missing-issues``)."""
         if not self.enabled:
             return OFF
         lane = self.lanes.for_base(base_id)
@@ -136,6 +149,8 @@ class IssueOpener:
             project = await self._read_now(lane, self.config.tables.projects, project_id)
             if project is None:
                 return f"Project {project_id}: gone from Airtable; nothing to do"
+            if not self._tracking_url(project) and _older(project, created_after):
+                return self._said("skipped", project, BEFORE_FOLLOWING, kind="Project").text
             followed, _ = await self._keep_tracking(lane, project, place_deliverables=True)
             return followed.text
 
@@ -212,7 +227,9 @@ class IssueOpener:
 
     # -- deliverables --------------------------------------------------------------------
 
-    async def _follow_deliverable(self, base_id: str, record_id: str) -> Followed:
+    async def _follow_deliverable(
+        self, base_id: str, record_id: str, created_after: float | None = None
+    ) -> Followed:
         if not self.enabled:
             return Followed("off", OFF)
         lane = self.lanes.for_base(base_id)
@@ -228,7 +245,14 @@ class IssueOpener:
             if project is None:
                 return self._said("skipped", record, f"its Project {project_ids[0]} is gone")
             where = self._repository(base_id, project)
-            if isinstance(where, tuple) and not self._tracking_url(project):
+            url = str(record["fields"].get(names.issue) or "").strip()
+            if not url and _older(record, created_after):
+                return self._said("skipped", record, BEFORE_FOLLOWING)
+            if (
+                isinstance(where, tuple)
+                and not self._tracking_url(project)
+                and not _older(project, created_after)
+            ):
                 # Its tracking issue first, so the deliverable's issue can go under it.
                 async with self._project_locks[(base_id, project["id"])]:
                     # Read again under the lock: a follow_project may have just opened it.
@@ -240,7 +264,6 @@ class IssueOpener:
                         _, project = await self._keep_tracking(
                             lane, project, place_deliverables=False
                         )
-            url = str(record["fields"].get(names.issue) or "").strip()
             if url:
                 ref = parse_issue_url(url)
                 if ref is None:
@@ -683,3 +706,15 @@ class IssueOpener:
             problem = github_problem_for(self.config, exc)
             followed = Followed("failed", self._say(label, record, f"failed: {problem}"))
         return OpenItem(kind, record["id"], name, repository, followed.status, followed.text, False)
+
+
+def _older(record: Record, created_after: float | None) -> bool:
+    """Whether a record was created before ``created_after`` (Unix time; None: never)."""
+    if created_after is None:
+        return False
+    created = str(record.get("createdTime") or "")
+    try:
+        moment = datetime.fromisoformat(created.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return False
+    return moment < created_after
