@@ -130,12 +130,25 @@ def test_arbitrary_toml_never_crashes(tmp_path_factory: pytest.TempPathFactory, 
         assert isinstance(config, Config)
 
 
-def test_the_readme_example_configuration_loads(tmp_path: Path) -> None:
+def readme_examples() -> list[str]:
+    """Every TOML example of the README, in order."""
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
-    config = load_config(write(tmp_path, example))
+    return [block.split("```", 1)[0] for block in readme.split("```toml\n")[1:]]
+
+
+def test_every_readme_example_configuration_loads(tmp_path: Path) -> None:
+    examples = readme_examples()
+    assert len(examples) >= 3
+    for example in examples:
+        load_config(write(tmp_path, example))  # no ConfigError
+    main = next(e for e in examples if "[bases]" in e)
+    config = load_config(write(tmp_path, main))
     assert config.base_for_owner("example-org") == "appXXXXXXXXXXXXXX"
     assert config.commands.link_role == "triage"
+    airtable_to_github = next(e for e in examples if "[airtable_to_github]" in e)
+    settings = load_config(write(tmp_path, airtable_to_github)).airtable_to_github
+    assert not settings.enabled
+    assert settings.repositories == {"appXXXXXXXXXXXXXX": "example-org/delivery"}
 
 
 # -- [airtable_to_github]: issues opened for deliverables typed into Airtable ---------------

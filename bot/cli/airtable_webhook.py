@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from typing import Any, TextIO
 
 from bot.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE, reading_base, refuse_without_base
@@ -28,10 +29,16 @@ OFF = (
     "error: Airtable → GitHub is off: set [airtable_to_github] enabled = true in the"
     " configuration to follow a base"
 )
+OFF_FOR_ISSUES = (
+    "error: Airtable → GitHub is off: set [airtable_to_github] enabled = true in the"
+    " configuration to open issues for deliverables typed into Airtable"
+)
 
 
 def status_line(base_id: str, view: Any) -> tuple[str, bool]:
     """One base's status line and whether it is healthy (``view``: a ``HookView``)."""
+    from bot.intake.airtable_hook import expiry_seconds
+
     row = view.row
     if row is None or not row.webhook_id:
         return (
@@ -45,10 +52,16 @@ def status_line(base_id: str, view: Any) -> tuple[str, bool]:
         parts.append("NOT on Airtable any more (ensure re-creates it)")
         healthy = False
     elif hook is not None:
-        if not hook.get("isHookEnabled", True):
-            parts.append("DISABLED by Airtable")
+        expires = hook.get("expirationTime") or row.expires_at
+        moment = expiry_seconds(expires)
+        if moment is not None and moment <= time.time():
+            parts.append(f"EXPIRED at {expires} (airtable-webhook ensure, or serve, replaces it)")
             healthy = False
-        parts.append(f"expires {hook.get('expirationTime') or row.expires_at or 'unknown'}")
+        elif not hook.get("isHookEnabled", True):
+            parts.append("DISABLED by Airtable (airtable-webhook ensure, or serve, replaces it)")
+            healthy = False
+        else:
+            parts.append(f"expires {expires or 'unknown'}")
         if hook.get("notificationUrl"):
             state = "on" if hook.get("areNotificationsEnabled", True) else "OFF"
             parts.append(f"pings to {hook['notificationUrl']} {state}")

@@ -14,7 +14,7 @@ import re
 import sys
 from typing import Any
 
-from bot.cli.airtable_webhook import OFF
+from bot.cli.airtable_webhook import OFF_FOR_ISSUES
 from bot.cli.exits import EXIT_FAILED, EXIT_USAGE, reading_base, refuse_without_base
 from bot.cli.logging_setup import quiet
 from bot.config_loader import load_config
@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     repo = tuple(args.repo.lower().split("/", 1)) if args.repo else None
     if args.open_missing_issues and not config.airtable_to_github.enabled:
-        print(OFF, file=sys.stderr)
+        print(OFF_FOR_ISSUES, file=sys.stderr)
         return EXIT_USAGE
     code = reading_base(
         config,

@@ -129,3 +129,29 @@ async def test_pings_are_refused_while_the_direction_is_off(start_bot: StartBot)
     assert response.status == 404
     assert "[airtable_to_github] enabled" in (await response.json())["error"]
     assert bot.services.hook_keeper is None
+
+
+async def test_readyz_and_metrics_show_the_hook(start_bot: StartBot, github: GitHubStandIn) -> None:
+    bot = await following_bot(start_bot, github)
+    base = str(bot.airtable.base_id)
+    row = bot.services.journal.hook(base)
+    assert row is not None
+    ready = await bot.session.get(bot.url("/readyz"))
+    assert ready.status == 200
+    shown = (await ready.json())["airtable_webhooks"][base]
+    assert shown["webhook"] == row.webhook_id
+    assert shown["expires_at"] == row.expires_at
+    assert shown["last_listed_at"] is not None and shown["last_error"] is None
+    body, mac = signed_ping(bot)
+    assert (await post_ping(bot, body, mac)).status == 204
+    assert (await post_ping(bot, body, "hmac-sha256=00")).status == 401
+    text = await (await bot.session.get(bot.url("/metrics"))).text()
+    expiry = next(
+        line
+        for line in text.splitlines()
+        if line.startswith(f'deliverables_bot_airtable_webhook_expiry_seconds{{base="{base}"}}')
+    )
+    assert float(expiry.rsplit(" ", 1)[1]) > 0
+    assert 'deliverables_bot_airtable_webhook_pings_total{outcome="accepted"} 1.0' in text
+    assert 'deliverables_bot_airtable_webhook_pings_total{outcome="bad_mac"} 1.0' in text
+    assert f'deliverables_bot_airtable_webhook_last_listing_seconds{{base="{base}"}}' in text
