@@ -9,6 +9,7 @@ raises one :class:`ConfigError` that lists every problem, each naming what to fi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,18 @@ DEFAULT_AIRTABLE_ENDPOINT_URL = "https://api.airtable.com"
 DEMO_BASE_ID = "appDemoBase000001"
 # GitHub repository roles, least to most; a custom role counts as the base role it extends.
 ROLES = ("none", "read", "triage", "write", "maintain", "admin")
+# A GitHub repository as ``owner/name``: the owner 1-39 letters, digits and single inner
+# hyphens (Enterprise Managed Users add an ``_shortcode``); the name 1-100 letters, digits,
+# ``.``, ``-`` and ``_``, never ``.`` or ``..``. Match it whole (``fullmatch``).
+REPOSITORY_PATTERN = re.compile(
+    r"(?P<owner>[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}(?:_[A-Za-z0-9]{1,38})?)"
+    r"/(?P<name>(?!\.\.?\Z)[A-Za-z0-9._-]{1,100})"
+)
+
+
+def is_repository_name(text: str) -> bool:
+    """Whether ``text`` is a GitHub repository as ``owner/name``, exactly (no spaces, no URL)."""
+    return REPOSITORY_PATTERN.fullmatch(text) is not None
 
 
 class ConfigError(Exception):

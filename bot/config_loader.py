@@ -10,10 +10,10 @@ import base64
 import binascii
 import dataclasses
 import os
-import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
+from string import Formatter
 from typing import Any
 
 from bot.config import (
@@ -23,6 +23,7 @@ from bot.config import (
     ROLES,
     Config,
     ConfigError,
+    is_repository_name,
 )
 
 # TOML sections and the dataclass each one overrides.
@@ -46,7 +47,6 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     "recovery": ("recovery",),
     "airtable_to_github": ("airtable_to_github",),
 }
-REPOSITORY = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}")
 
 
 def _override(instance: Any, values: Mapping[str, Any], where: str, problems: list[str]) -> Any:
@@ -151,6 +151,29 @@ def _apply_repositories(config: Config, value: Any, problems: list[str]) -> Conf
     return dataclasses.replace(config, airtable_to_github=settings)
 
 
+def template_problems(template: str) -> list[str]:
+    """What is wrong with an issue template: each field must be one of
+    ``ISSUE_TEMPLATE_FIELDS``, bare (no ``!r`` conversion, ``:spec``, ``.attribute`` or
+    ``[index]``); an empty list when it is fine."""
+    try:
+        fields = [
+            (name, spec, conversion)
+            for _, name, spec, conversion in Formatter().parse(template)
+            if name is not None
+        ]
+    except ValueError as exc:  # a lone "{" or "}"
+        return [f"cannot be read ({exc})"]
+    problems = []
+    for name, spec, conversion in fields:
+        bang = f"!{conversion}" if conversion else ""
+        written = f"{{{name}{bang}{':' if spec else ''}{spec}}}"
+        if name not in ISSUE_TEMPLATE_FIELDS:
+            problems.append(f"{written} is not a name it is given")
+        elif conversion or spec:
+            problems.append(f"{written} has a conversion or format spec")
+    return problems
+
+
 def _check_airtable_to_github(config: Config, problems: list[str]) -> None:
     """The repositories are ``owner/name``, the templates use only names they are given."""
     settings = config.airtable_to_github
@@ -159,17 +182,14 @@ def _check_airtable_to_github(config: Config, problems: list[str]) -> None:
         for base, repo in settings.repositories.items()
     }
     for where, repo in named.items():
-        if repo and not REPOSITORY.fullmatch(repo):
+        if repo and not is_repository_name(repo):
             problems.append(f"{where}: expected a repository as owner/name, got {repo!r}")
-    sample = dict.fromkeys(ISSUE_TEMPLATE_FIELDS, "x")
     for key in ("issue_body", "tracking_title"):
-        try:
-            getattr(settings, key).format(**sample)
-        except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
-            problems.append(
-                f"airtable_to_github.{key}: a template may use {{name}}, {{project}}, "
-                f"{{engagement}} and {{statement_of_work}} (and {{{{ }}}} for braces): {exc}"
-            )
+        problems.extend(
+            f"airtable_to_github.{key}: a template may use {{name}}, {{project}}, "
+            f"{{engagement}} and {{statement_of_work}}, bare (and {{{{ }}}} for braces): {problem}"
+            for problem in template_problems(getattr(settings, key))
+        )
     if settings.poll_seconds <= 0:
         problems.append("airtable_to_github.poll_seconds: must be positive")
     if not 0 < settings.refresh_margin_days < 7:

@@ -296,6 +296,8 @@ def test_a_bad_repository_is_named(tmp_path: Path, text: str, problem: str) -> N
         pytest.param("{project!z}", id="bad-conversion"),
         pytest.param("{project.owner}", id="attribute"),
         pytest.param("{project[key]}", id="item"),
+        pytest.param("{name!r}", id="conversion"),
+        pytest.param("{name:>10}", id="format-spec"),
     ],
 )
 @pytest.mark.parametrize("key", ["issue_body", "tracking_title"])

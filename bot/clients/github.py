@@ -275,9 +275,7 @@ class AppGitHub(AppAuth):
         template = "/repos/{owner}/{repo}/issues{?state,since,sort,direction,per_page}"
         url_vars |= {"sort": "created", "direction": "asc"}
         if creator:
-            # checked_login refuses the "[" of a bot's login (``slug[bot]``); check the rest.
-            checked_login(creator.removesuffix("[bot]"))
-            url_vars["creator"] = creator
+            url_vars["creator"] = checked_login(creator)
             template = "/repos/{owner}/{repo}/issues{?state,since,creator,sort,direction,per_page}"
         gh = await self.client(installation_id)
         async for issue in gh.getiter(template, url_vars=url_vars):

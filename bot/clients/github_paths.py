@@ -12,12 +12,16 @@ import re
 
 from bot.core.issue import IssueRef, valid_owner, valid_repo
 
-_LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,98}[A-Za-z0-9\]])?$")
+# A login, and a bot's (a GitHub App's ``slug[bot]``, ``dependabot[bot]``) with one
+# ``[bot]`` suffix. gidgethub's URI-template expansion percent-encodes the brackets
+# (``%5Bbot%5D``) in a path segment and in a query alike.
+_LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,98}[A-Za-z0-9])?(?:\[bot\])?")
 
 
 def checked_login(login: str) -> str:
-    """A user login as GitHub allows it (bots end in ``[bot]``); ValueError otherwise."""
-    if not _LOGIN.match(login) or ".." in login:
+    """A user login as GitHub allows it, or a bot's (one ``[bot]`` suffix); ValueError
+    otherwise."""
+    if not _LOGIN.fullmatch(login) or ".." in login:
         raise ValueError(f"not a GitHub login: {login!r}")
     return login
 

@@ -10,12 +10,11 @@ rendering the result, are :mod:`bot.cli.audit`'s.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from bot.config import Config
+from bot.config import Config, is_repository_name
 from bot.core.issue import IssueState, parse_issue_url
 from bot.core.records import BaseData, Record
 from bot.core.renewal_rules import parse_date, projects_of
@@ -23,8 +22,6 @@ from bot.core.status import deliverable_state
 
 # The one rule that reads GitHub: skipped when issues cannot be read.
 STATUS_RULE = "deliverable-status-disagrees"
-# A GitHub repository as ``owner/name`` (the shape bot.config_loader accepts in the settings).
-REPOSITORY_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}")
 # How a violation's message names a record of each table (a key of BaseData): one, several.
 KINDS = {
     "opportunities": ("Opportunity", "Opportunities"),
@@ -72,11 +69,6 @@ class AuditContext:
         name_field = getattr(self.config.fields, table).name
         name = str(record["fields"].get(name_field) or "(unnamed)")
         return RecordRef(getattr(self.config.tables, table), record["id"], name)
-
-
-def is_repository_name(value: str) -> bool:
-    """Whether ``value`` is a GitHub repository as ``owner/name``, exactly (no spaces, no URL)."""
-    return REPOSITORY_NAME.fullmatch(value) is not None
 
 
 def default_repository(config: Config, base_id: str | None) -> str | None:

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.core.issue import IssueRef, parse_issue_url, valid_owner, valid_repo
+from bot.config import REPOSITORY_PATTERN
+from bot.core.issue import IssueRef, parse_issue_url
 from bot.core.markdown import plain
 
 DELIVERABLE = "deliverable"
@@ -96,10 +97,8 @@ def parse_repository(text: str | None) -> tuple[str, str] | None:
     around it and a ``https://github.com/`` in front tolerated), or None."""
     value = (text or "").strip().removesuffix("/").removesuffix(".git")
     value = re.sub(r"^https?://github\.com/", "", value, flags=re.IGNORECASE)
-    owner, slash, repo = value.partition("/")
-    if not slash or not valid_owner(owner) or not valid_repo(repo):
-        return None
-    return owner, repo
+    match = REPOSITORY_PATTERN.fullmatch(value)
+    return (match["owner"], match["name"]) if match else None
 
 
 def lookup_since(created_time: str | None) -> str:

@@ -220,12 +220,28 @@ async def test_a_bad_repository_name_lists_no_issue(
     assert github.calls == []
 
 
-@pytest.mark.parametrize("login", ["alice", "Octo-Cat9", "a-b.c_d"])
+@pytest.mark.parametrize(
+    "login", ["alice", "Octo-Cat9", "a-b.c_d", "dependabot[bot]", "my-app[bot]"]
+)
 def test_logins_as_github_allows_them(login: str) -> None:
     assert checked_login(login) == login
 
 
-@pytest.mark.parametrize("login", ["", "-alice", "a..b", "a/b", "alice?x=1", "x" * 101])
+@pytest.mark.parametrize(
+    "login",
+    [
+        "",
+        "-alice",
+        "a..b",
+        "a/b",
+        "alice?x=1",
+        "x" * 101,
+        "a[bot][bot]",
+        "[bot]",
+        "a[b]",
+        "-a[bot]",
+    ],
+)
 def test_logins_github_would_not_allow(login: str) -> None:
     with pytest.raises(ValueError):
         checked_login(login)
