@@ -7,6 +7,7 @@ Every wait is bounded (:func:`wait_until`) and a failed wait shows what the proc
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import subprocess
 import sys
@@ -40,6 +41,18 @@ def wait_until(
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}\n{detail()}")
         time.sleep(0.05)
+
+
+async def eventually(check: Callable[[], T | None], *, timeout: float, what: str) -> T:
+    """:func:`wait_until` for a test on the event loop: poll without blocking it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+        await asyncio.sleep(0.05)
 
 
 def free_port() -> int:

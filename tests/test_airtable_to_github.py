@@ -26,6 +26,7 @@ from tests.constants import DELIVERABLES, DEMO_PROJECT, ENGAGEMENTS, OWNER, PROJ
 from tests.fault_fixtures import StartProxy
 from tests.operator_helpers import operator_env
 from tests.processes import BotProcess, free_port, wait_until
+from tests.processes import eventually as until
 from tests.standins.github import GitHubStandIn
 
 NEVER = 3600.0  # a poll interval no test reaches: only pings make the bot list payloads
@@ -41,16 +42,9 @@ def issues_titled(gh: GitHubStandIn, title: str) -> list[dict[str, Any]]:
     return [i for i in gh.issues(OWNER, REPO) if i["title"] == title]
 
 
-async def eventually(check: Callable[[], Any], timeout: float = WAIT) -> Any:
-    """Poll ``check`` until it returns something truthy; fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not reached in {timeout} s: {check}")
-        await asyncio.sleep(0.05)
+async def eventually(check: Callable[[], Any], what: str = "it", timeout: float = WAIT) -> Any:
+    """Poll ``check`` on the event loop until it is truthy (``tests.processes.eventually``)."""
+    return await until(check, timeout=timeout, what=what)
 
 
 async def following(start_bot: StartBot, gh: GitHubStandIn, **settings: Any) -> RunningBot:

@@ -54,6 +54,7 @@ from typing import Any, TextIO
 from aiohttp import web
 
 from bot.airtable_local import errors, seeds
+from bot.airtable_local.bodies import json_body
 from bot.airtable_local.query import ListQuery
 from bot.airtable_local.ratelimit import RateLimiter
 from bot.airtable_local.store import Store
@@ -273,21 +274,6 @@ def _error(error: errors.AirtableError) -> web.Response:
     return _json(error.body(), status=error.status)
 
 
-async def _body(request: web.Request, allowed: frozenset[str] | None = None) -> dict[str, Any]:
-    raw = await request.read()
-    if not raw.strip():
-        return {}
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        raise errors.invalid_body() from None
-    if not isinstance(body, dict):
-        raise errors.invalid_request("The request body must be a JSON object")
-    if allowed is not None and set(body) - allowed:
-        raise errors.invalid_request(f"Unknown parameter: {sorted(set(body) - allowed)[0]}")
-    return body
-
-
 def _flag(body: dict[str, Any], key: str) -> bool:
     value = body.get(key)
     if value is None:
@@ -334,7 +320,7 @@ async def list_records_get(request: web.Request) -> web.Response:
 
 async def list_records_post(request: web.Request) -> web.Response:
     """``POST /v0/{base}/{table}/listRecords``: a page of records, options in the body."""
-    query = ListQuery.from_json(await _body(request), request.query)
+    query = ListQuery.from_json(await json_body(request), request.query)
     return _list(request, query)
 
 
@@ -357,7 +343,7 @@ async def get_record(request: web.Request) -> web.Response:
 
 async def create_records(request: web.Request) -> web.Response:
     """``POST /v0/{base}/{table}``: create one record, or up to 10 with ``records``."""
-    body = await _body(request, CREATE_KEYS)
+    body = await json_body(request, CREATE_KEYS)
     store = request.app[STORE_KEY]
     base_id, table = request.match_info["base"], request.match_info["table"]
     typecast = _flag(body, "typecast")
@@ -391,7 +377,7 @@ async def create_records(request: web.Request) -> web.Response:
 
 async def update_records(request: web.Request) -> web.Response:
     """``PATCH|PUT /v0/{base}/{table}``: update up to 10 records, or upsert them."""
-    body = await _body(request, UPDATE_KEYS)
+    body = await json_body(request, UPDATE_KEYS)
     if "records" not in body:
         raise errors.missing_field("records")
     records = body["records"]
@@ -421,7 +407,7 @@ async def update_records(request: web.Request) -> web.Response:
 
 async def update_record(request: web.Request) -> web.Response:
     """``PATCH|PUT /v0/{base}/{table}/{record}``: update one record."""
-    body = await _body(request, UPDATE_ONE_KEYS)
+    body = await json_body(request, UPDATE_ONE_KEYS)
     if "fields" not in body:
         raise errors.missing_field("fields")
     record = request.app[STORE_KEY].update_record(

@@ -17,12 +17,12 @@ as for records, an unknown (or long expired) hook 404 NOT_FOUND.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 
 from bot.airtable_local import errors
+from bot.airtable_local.bodies import json_body
 from bot.airtable_local.webhooks import MAX_PAYLOADS_PER_PAGE, WebhookRegistry
 
 WEBHOOKS_KEY = web.AppKey("webhooks", WebhookRegistry)
@@ -47,19 +47,6 @@ def _registry(request: web.Request) -> tuple[WebhookRegistry, str]:
     return registry, base_id
 
 
-async def _json_body(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
-    if not raw.strip():
-        return {}
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        raise errors.invalid_body() from None
-    if not isinstance(body, dict):
-        raise errors.invalid_request("The request body must be a JSON object")
-    return body
-
-
 def _answer(data: Any) -> web.Response:
     return web.json_response(data)
 
@@ -67,7 +54,7 @@ def _answer(data: Any) -> web.Response:
 async def create_webhook(request: web.Request) -> web.Response:
     """``POST /v0/bases/{base}/webhooks``: ``{id, macSecretBase64, expirationTime}``."""
     registry, base_id = _registry(request)
-    return _answer(registry.create(base_id, await _json_body(request)))
+    return _answer(registry.create(base_id, await json_body(request)))
 
 
 async def list_webhooks(request: web.Request) -> web.Response:
@@ -92,7 +79,7 @@ async def refresh_webhook(request: web.Request) -> web.Response:
 async def enable_notifications(request: web.Request) -> web.Response:
     """``POST /v0/bases/{base}/webhooks/{id}/enableNotifications`` with ``{"enable": bool}``."""
     registry, base_id = _registry(request)
-    body = await _json_body(request)
+    body = await json_body(request)
     if set(body) - {"enable"}:
         raise errors.invalid_request(f"Unknown parameter: {sorted(set(body) - {'enable'})[0]}")
     if "enable" not in body:

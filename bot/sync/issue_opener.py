@@ -508,14 +508,7 @@ class IssueOpener:
         installation: int,
     ) -> tuple[dict[str, Any], bool]:
         """The issue carrying the record's marker, or a new one; and whether it is new."""
-        found = await self.github.find_issue_with_marker(
-            owner,
-            repo,
-            drafts.marker(kind, record["id"]),
-            since=drafts.lookup_since(record.get("createdTime")),
-            creator=await self.github.bot_login(),
-            installation_id=installation,
-        )
+        found = await self._marked_issue(kind, record, owner, repo, installation)
         if found is not None:
             log.info(
                 "%s %s: found its issue %s by its marker", kind, record["id"], found.get("html_url")
@@ -524,6 +517,19 @@ class IssueOpener:
         issue = await self.github.create_issue(owner, repo, title, body, installation)
         log.info("%s %s: opened %s", kind, record["id"], issue.get("html_url"))
         return await self._keep_the_first(kind, record, owner, repo, issue, installation)
+
+    async def _marked_issue(
+        self, kind: str, record: Record, owner: str, repo: str, installation: int
+    ) -> dict[str, Any] | None:
+        """The oldest issue the bot opened in the repository with the record's marker."""
+        return await self.github.find_issue_with_marker(
+            owner,
+            repo,
+            drafts.marker(kind, record["id"]),
+            since=drafts.lookup_since(record.get("createdTime")),
+            creator=await self.github.bot_login(),
+            installation_id=installation,
+        )
 
     async def _keep_the_first(
         self,
@@ -538,14 +544,7 @@ class IssueOpener:
         find nothing and open. After opening, look again: the oldest issue with the marker
         is the record's, and every process that opened a later one closes its own as a
         duplicate (markers taken out), so one issue stays, whichever process wins."""
-        oldest = await self.github.find_issue_with_marker(
-            owner,
-            repo,
-            drafts.marker(kind, record["id"]),
-            since=drafts.lookup_since(record.get("createdTime")),
-            creator=await self.github.bot_login(),
-            installation_id=installation,
-        )
+        oldest = await self._marked_issue(kind, record, owner, repo, installation)
         if oldest is None or oldest.get("id") == issue.get("id"):
             return issue, True
         mine, kept = self._ref_of(issue), self._ref_of(oldest)
