@@ -20,6 +20,9 @@ now and makes GitHub agree, whatever happened before.
 - A Project with a repository and no Tracking Issue gets one, looked up by its marker the
   same way; a tracking issue the bot opened (its body has the marker) has its body, the
   list of the Project's deliverables, kept current; one a person opened is left alone.
+- Given ``created_after`` (the intake passes when the bot began following the base), a
+  record created before it gets no issue, and an older Project no tracking issue, from a
+  change: those are opened only when an operator asks (``open_missing``).
 
 Within a process, calls are serialised per record (an asyncio lock), so two triggers never
 race to open two issues. Two processes (``serve`` and an operator's ``sync``) can still both
