@@ -31,7 +31,7 @@ typecheck: $(TEST_STAMP)
 
 test: lint typecheck
 	$(BIN)/coverage erase
-	$(BIN)/coverage run -m pytest -q -p no:cacheprovider
+	$(BIN)/coverage run -m pytest -q -rs -p no:cacheprovider
 	$(BIN)/coverage combine -q
 	$(BIN)/coverage report --skip-empty --sort=cover
 
