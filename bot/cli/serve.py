@@ -5,7 +5,8 @@ base (kept in the data folder), and the bot prints the URLs it serves and a comm
 sends it a signed sample delivery. Only with ``--demo``: without it and without
 ``AIRTABLE_TOKEN`` serve refuses to start (fail closed: real deliveries never land in the
 demo base). A port out of range or taken, and a data folder that cannot be written, are
-refused in one line before anything starts.
+refused in one line before anything starts. The port is ``--port``, else the ``PORT``
+variable (as container platforms set it), else 8080.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import os
 import socket
 import sys
 import tempfile
+from collections.abc import Mapping
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -166,16 +168,39 @@ def _run(
     web.run_app(app, sock=sock, print=None, access_log=None, **HANDLER_ARGS)
 
 
+DEFAULT_PORT = 8080
+BAD_PORT_VARIABLE = "error: PORT={value}: a TCP port is a number from 0 to 65535"
+
+
+def listening_port(given: int | None, environ: Mapping[str, str]) -> int | None:
+    """``--port`` when given, else ``PORT`` (as container platforms set it), else 8080;
+    None (after its one line) when ``PORT`` is not a number."""
+    if given is not None:
+        return given
+    value = environ.get("PORT", "").strip()
+    if not value:
+        return DEFAULT_PORT
+    if not value.isdigit() or int(value) > 65535:
+        print(BAD_PORT_VARIABLE.format(value=value), file=sys.stderr)
+        return None
+    return int(value)
+
+
 def run(args: argparse.Namespace) -> int:
     """``deliverables-bot serve``: load the configuration and serve."""
-    return serve(load_config(), host=args.host, port=args.port, demo=args.demo)
+    port = listening_port(args.port, os.environ)
+    if port is None:
+        return EXIT_USAGE
+    return serve(load_config(), host=args.host, port=port, demo=args.demo)
 
 
 def add_parser(commands: Any) -> None:
     """Add ``serve`` to the sub-command parsers."""
     parser = commands.add_parser("serve", help="run the webhook server")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=8080, help="port to listen on")
+    parser.add_argument(
+        "--port", type=int, default=None, help="port to listen on (default: PORT, else 8080)"
+    )
     parser.add_argument(
         "--demo",
         action="store_true",

@@ -510,6 +510,37 @@ def test_serve_on_a_port_in_use_is_one_line(
     assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in result.stderr
 
 
+def test_serve_listens_on_the_port_the_platform_gives(
+    tmp_path: Path, local_airtable: LocalAirtable, github: GitHubStandIn
+) -> None:
+    port = free_port()
+    env = operator_env(tmp_path, local_airtable, github, PORT=str(port))
+    with background("serve", env=env, folder=tmp_path) as bot:
+        bot.wait_for_stdout(f"webhook POST http://127.0.0.1:{port}/webhook")
+        bot.wait_http_ok(f"http://127.0.0.1:{port}/healthz")
+
+
+def test_serve_port_option_wins_over_the_variable(
+    tmp_path: Path, local_airtable: LocalAirtable, github: GitHubStandIn
+) -> None:
+    port = free_port()
+    env = operator_env(tmp_path, local_airtable, github, PORT="70000")
+    with background("serve", "--port", str(port), env=env, folder=tmp_path) as bot:
+        bot.wait_http_ok(f"http://127.0.0.1:{port}/healthz")
+
+
+@pytest.mark.parametrize("value", ["eighty", "80.5", "-1", "70000"])
+def test_serve_refuses_a_port_variable_that_is_no_port_in_one_line(
+    tmp_path: Path, local_airtable: LocalAirtable, github: GitHubStandIn, value: str
+) -> None:
+    env = operator_env(tmp_path, local_airtable, github, PORT=value)
+    result = run_bot("serve", env=env, cwd=tmp_path)
+    assert result.returncode == 2, result
+    no_traceback(result)
+    [line] = result.stderr.strip().splitlines()
+    assert line == f"error: PORT={value}: a TCP port is a number from 0 to 65535", line
+
+
 @pytest.mark.parametrize(
     ("output", "expected"),
     [
