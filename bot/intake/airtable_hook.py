@@ -209,6 +209,9 @@ class HookKeeper:
             await self._keep_alive(base_id, row, ours, url)
             found = await asyncio.to_thread(self.journal.hook, base_id)
             assert found is not None
+            if found.gap_since is not None:
+                # A process that died between replacing the hook and journaling its sweep.
+                await self._hand_over_gap(found)
             self._observe(found)
             return found
         lane = self.lanes.for_base(base_id)

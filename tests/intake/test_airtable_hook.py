@@ -232,3 +232,22 @@ def test_the_bases_followed_are_every_configured_base() -> None:
     config = Config(bases_by_owner={"a": "appOne", "b": "appTwo", "c": "appOne"})
     assert followed_bases(config) == ["appOne", "appTwo"]
     assert followed_bases(Config()) == []
+
+
+async def test_a_gap_left_by_a_process_that_died_before_its_sweep_is_still_swept(
+    keeper: Keeper,
+) -> None:
+    old = await keeper.keeper.ensure(keeper.base_id)
+    # A replacement saved (gap_since set) by a process killed before it journaled the sweep.
+    new = keeper.journal.save_new_hook(keeper.base_id, "achNotOnAirtable", "c2VjcmV0", None)
+    assert new.gap_since is not None
+    with keeper.journal._write() as conn:
+        conn.execute(
+            "UPDATE airtable_hooks SET webhook_id = ?, mac_secret = ? WHERE base_id = ?",
+            (old.webhook_id, old.mac_secret, keeper.base_id),
+        )
+    await keeper.keeper.ensure(keeper.base_id)
+    await keeper.keeper.ensure(keeper.base_id)
+    assert [d.action for d in keeper.journal.claim_due()] == ["sweep"]
+    row = keeper.journal.hook(keeper.base_id)
+    assert row is not None and row.gap_since is None and row.webhook_id == old.webhook_id
