@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.airtable_fixtures",
     "tests.bot_fixtures",
     "tests.fault_fixtures",
+    "tests.browser",
 ]

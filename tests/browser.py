@@ -1,0 +1,40 @@
+"""Real Chromium for the tests that render or click pages: Debian's ``chromium`` driven by
+Playwright (its own browsers are not downloaded; ``CHROMIUM`` names another binary).
+
+Use ``@needs_chromium`` on a test and take the ``browser`` fixture: a headless Chromium,
+one per test module. Where the binary is absent the test skips, naming what to install;
+``.ci/run`` installs it, so in CI these tests run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ABSENT = f"{CHROMIUM} is absent (Debian: apt-get install chromium) — no real browser here"
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 375, "height": 740}
+
+needs_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=CHROMIUM_ABSENT)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """A headless Chromium (a Playwright ``Browser``), closed after the module's tests."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(CHROMIUM_ABSENT)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()
