@@ -135,8 +135,8 @@ class BotProcess:
                 pytest.fail(f"the process exited before {url} answered\n{self.output()}")
             try:
                 response = requests.get(url, timeout=2)
-            except requests.ConnectionError:
-                return None
+            except (requests.ConnectionError, requests.Timeout):
+                return None  # not listening yet, or too busy starting to answer in time
             return response if response.status_code == 200 else None
 
         return wait_until(answered, timeout=timeout, what=f"200 from {url}", detail=self.output)
