@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bot.cli.demo_base import add_demo_option, on_the_demo
 from bot.cli.exits import (
     EXIT_FAILED,
     EXIT_OK,
@@ -32,11 +33,11 @@ REPORT_UNWRITABLE = "cannot write the report to {path}: {reason}"
 
 def run(args: argparse.Namespace) -> int:
     """Make the report and write or print it; returns the exit code."""
-    from bot.cli.report import ReportError, report_command
+    from bot.cli.report import EngagementNeeded, ReportError, report_command
     from bot.clients.errors import OperatorError
 
     quiet(args)
-    config = load_config()
+    config = on_the_demo(args, load_config())
     if refuse_without_base(config):
         return EXIT_USAGE
     output = Path(args.output) if args.output else None
@@ -53,8 +54,12 @@ def run(args: argparse.Namespace) -> int:
                 today=today_utc(),
                 engagement=args.engagement,
                 project=args.project,
+                internal=args.all,
             ),
         )
+    except EngagementNeeded as exc:
+        print_failure(exc)
+        return EXIT_USAGE
     except ReportError as exc:
         return print_failure(exc)
     if text is None:
@@ -88,8 +93,16 @@ def _unwritable(path: Path) -> str | None:
 def add_parser(commands: Any) -> None:
     """Add ``report`` to the sub-command parsers."""
     parser = commands.add_parser("report", help="progress of engagements, projects, deliverables")
-    parser.add_argument("--engagement", metavar="NAME", help="only this Engagement")
+    parser.add_argument(
+        "--engagement", metavar="NAME", help="the Engagement to report on (needed if several)"
+    )
     parser.add_argument("--project", metavar="NAME", help="only this Project")
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="internal overview: every Engagement, with Opportunities and renewals",
+    )
     parser.add_argument("--format", choices=("md", "html"), default="md")
     parser.add_argument("--output", metavar="FILE", help="write to FILE instead of stdout")
+    add_demo_option(parser)
     parser.set_defaults(func=run)
