@@ -14,10 +14,10 @@
   :mod:`~bot.airtable_local.query`, :mod:`~bot.airtable_local.ratelimit`,
   :mod:`~bot.airtable_local.seeds`, :mod:`~bot.airtable_local.errors` and
   :mod:`~bot.airtable_local.formula`: one concern each;
-- ``data/``: the schema of DESIGN.md section 3 and the demo base of section 6, as JSON.
+- ``data/``: the schema (README: The Airtable base) and the demo base, as JSON.
 """
 
 from bot.airtable_local.seeds import DEFAULT_BASE_IDS
 
 DEMO_BASE_ID = DEFAULT_BASE_IDS["demo"]
-"""The id of the demo base (DESIGN.md section 6)."""
+"""The id of the demo base (README: Quick start)."""

@@ -156,3 +156,21 @@ def too_many_webhooks(limit: int) -> AirtableError:
         "TOO_MANY_WEBHOOKS_IN_BASE",
         f"A base can have at most {limit} webhooks; delete one before creating another.",
     )
+
+
+def duplicate_table_name(name: str) -> AirtableError:
+    """422 DUPLICATE_TABLE_NAME: a new table named like one the base has (ignoring case)."""
+    return AirtableError(
+        422, "DUPLICATE_TABLE_NAME", f'A table named "{name}" already exists in this base'
+    )
+
+
+def duplicate_field_name(name: str) -> AirtableError:
+    """422 DUPLICATE_OR_EMPTY_FIELD_NAME: a field named like another of its table (ignoring
+    case), or not named at all."""
+    message = (
+        f'A field named "{name}" already exists in this table'
+        if name
+        else "A field needs a non-empty name"
+    )
+    return AirtableError(422, "DUPLICATE_OR_EMPTY_FIELD_NAME", message)

@@ -1,10 +1,15 @@
-"""Seed bases from the JSON files in ``data/``: ``demo`` (DESIGN.md section 6) and ``empty``.
+"""Seed bases from the JSON files in ``data/``: ``demo`` (README: Quick start), ``empty`` and
+``blank``.
+
+``empty`` has the bot's schema and no records; ``blank`` is what Airtable makes of a new base,
+one table "Table 1" (Name, Notes, Status) and nothing of the bot's, where ``init-base`` starts.
 
 A seed file is ``{"name": ..., "schema": "schema.json", "records": {TABLE: [FIELDS, ...]}}``.
 ``schema`` names a schema spec in ``data/`` (see :mod:`schema`; ``schema.json`` is the base
-of DESIGN.md section 3). Records give fields by name; a link lists the *primary values* of
-the records it links to, and the loader turns them into record ids. Seed records get ids
-derived from the base id, table and primary value, so they are the same on every run.
+of README's The Airtable base), or is the spec itself. Records give fields by name; a link lists
+the *primary values* of the records it links to, and the loader turns them into record ids.
+Seed records get ids derived from the base id, table and primary value, so they are the same
+on every run.
 
 :func:`seed` is the entry point (``LocalAirtable`` and ``airtable-local`` call it); this
 module builds on :class:`~bot.airtable_local.store.Store`, which knows nothing of seeds.
@@ -21,7 +26,11 @@ from bot.airtable_local.schema import stable_id
 if TYPE_CHECKING:
     from bot.airtable_local.store import Store
 
-DEFAULT_BASE_IDS = {"demo": "appDemoBase000001", "empty": "appEmptyBase00001"}
+DEFAULT_BASE_IDS = {
+    "demo": "appDemoBase000001",
+    "empty": "appEmptyBase00001",
+    "blank": "appBlankBase00001",
+}
 CHUNK = 10
 
 
@@ -53,7 +62,8 @@ def read_seed(name: str) -> dict[str, Any]:
 
 
 def seed(store: Store, name: str, *, base_id: str | None = None) -> str:
-    """Create the seed base ``name`` ("demo" or "empty") in ``store`` unless it exists; its id."""
+    """Create the seed base ``name`` (see :func:`seed_names`) in ``store`` unless it exists;
+    its id."""
     base_id = base_id or default_base_id(name)
     with store.exclusive():
         if base_id not in store.base_ids():

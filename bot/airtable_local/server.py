@@ -12,6 +12,8 @@ Routes (https://airtable.com/developers/web/api/introduction), tables by name or
 ``DELETE /v0/{base}/{table}``                 delete up to 10 (``records[]=...``)
 ``DELETE /v0/{base}/{table}/{record}``        delete one
 ``GET  /v0/meta/bases/{base}/tables``         the base's schema
+``POST /v0/meta/bases/{base}/tables``         create a table (:mod:`meta_routes`)
+``POST …/tables/{table}/fields``              create a field; ``PATCH …/fields/{id}`` rename it
 ``GET  /v0/meta/bases``                       the bases the token sees
 ``GET  /v0/meta/whoami``                      the token's user
 ``POST|GET /v0/bases/{base}/webhooks``        create, list webhooks (:mod:`webhook_routes`)
@@ -55,6 +57,7 @@ from aiohttp import web
 
 from bot.airtable_local import errors, seeds
 from bot.airtable_local.bodies import json_body
+from bot.airtable_local.meta_routes import add_meta_routes
 from bot.airtable_local.query import ListQuery
 from bot.airtable_local.ratelimit import RateLimiter
 from bot.airtable_local.store import Store
@@ -85,6 +88,7 @@ SCOPES = [
     "data.records:read",
     "data.records:write",
     "schema.bases:read",
+    "schema.bases:write",
     "webhook:manage",
 ]
 STORE_KEY = web.AppKey("store", Store)
@@ -240,6 +244,7 @@ def make_app(
     app.router.add_get("/v0/meta/whoami", whoami)
     app.router.add_get("/v0/meta/bases", list_bases)
     app.router.add_get("/v0/meta/bases/{base}/tables", base_schema)
+    add_meta_routes(app, store)
     app.router.add_post("/v0/{base}/{table}/listRecords", list_records_post)
     table_routes = {
         "GET": list_records_get,

@@ -28,10 +28,11 @@ Public operations (``table`` is a table name or id; errors are
 - records: ``list_records``, ``get_record``, ``create_records``, ``update_records`` (batch,
   with upsert), ``update_record`` (one, by URL), ``delete_records``, ``delete_record``,
   ``all_records`` (every record of a table, for tests and tools);
-- schema changes, for tests of the bot's ``check``: ``rename_table``, ``rename_field``,
-  ``add_field``, ``remove_field``, ``change_field_type``, ``add_select_option``,
-  ``remove_select_option``. These raise KeyError for unknown names and ValueError for
-  changes that cannot be made;
+- schema changes, for tests of the bot's ``check`` and for the metadata API's writes
+  (:mod:`~bot.airtable_local.meta_routes`): ``rename_table``, ``rename_field``,
+  ``add_table``, ``add_field``, ``describe_field``, ``remove_field``, ``change_field_type``,
+  ``add_select_option``, ``remove_select_option``. These raise KeyError for unknown names
+  and ValueError for changes that cannot be made;
 - ``add_commit_listener(listener)``: call ``listener(CommitEvent)`` after every committed
   write (records created, changed or deleted, schema changes), once memory holds it, still
   under the lock; the event carries each touched record as it was before and after (the
@@ -531,6 +532,24 @@ class Store:
             base_id, lambda base_spec: _table_spec(base_spec, table)["fields"].append(dict(spec))
         )
         return _known_field(_known_table(schema, table), str(spec.get("name"))).id
+
+    def add_table(self, base_id: str, spec: dict[str, Any]) -> str:
+        """Add a table from a table spec (its links get their inverses, as Airtable adds
+        them); its id. The metadata API's ``POST .../tables`` (:mod:`meta_routes`)."""
+        schema = self._change_spec(base_id, lambda base_spec: base_spec["tables"].append(spec))
+        return _known_table(schema, str(spec.get("name"))).id
+
+    def describe_field(self, base_id: str, table: str, field: str, description: str | None) -> None:
+        """Set (or, with None, clear) a field's description."""
+
+        def change(spec: dict[str, Any]) -> None:
+            for field_spec in _table_spec(spec, table)["fields"]:
+                if field in (field_spec["name"], field_spec["id"]):
+                    field_spec["description"] = description
+                    return
+            raise KeyError(field)
+
+        self._change_spec(base_id, change)
 
     def remove_field(self, base_id: str, table: str, field: str) -> None:
         """Remove a field and its values (a link takes its inverse with it)."""

@@ -1,7 +1,8 @@
 """``deliverables-bot airtable-local``: the embedded Airtable-compatible server on its own.
 
 It serves :mod:`bot.airtable_local` until SIGTERM or Ctrl-C (exit 0), seeded with the demo
-base or empty, in memory or in a SQLite file; the token is ``AIRTABLE_TOKEN`` (``local`` when
+base, empty (the schema, no records) or blank (a new Airtable base: one "Table 1", for
+``init-base``), in memory or in a SQLite file; the token is ``AIRTABLE_TOKEN`` (``local`` when
 unset). A port out of range is a usage error, one that cannot be listened on a failure.
 """
 
@@ -14,6 +15,7 @@ import signal
 import sys
 from typing import Any
 
+from bot.airtable_local.seeds import seed_names
 from bot.cli.exits import CANNOT_LISTEN, EXIT_FAILED, EXIT_OK, EXIT_USAGE, refuse_bad_port
 
 
@@ -57,7 +59,7 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--db", default=None, help="SQLite file for the data (default: memory)")
-    parser.add_argument("--seed", choices=("demo", "empty"), default="demo")
+    parser.add_argument("--seed", choices=seed_names(), default="demo")
     parser.add_argument(
         "--rate-limit",
         type=float,

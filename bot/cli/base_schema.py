@@ -1,7 +1,7 @@
 """The schema the bot needs of an Airtable base, and every way a base differs from it (pure).
 
 :func:`expected_schema` lists the tables, fields, types, select options and links of
-DESIGN.md section 3 under the names the configuration gives them: every configured field, of
+README's The Airtable base under the names the configuration gives them: every configured field, of
 the kind :data:`KINDS` gives its key. :func:`compare_schema` holds a base's metadata API
 answer against it. Every missing table or field, wrong field type, missing select option and
 link to the wrong table is its own line, saying what to do.
@@ -147,7 +147,7 @@ def repository_field_required(config: Config, base: str | None = None) -> bool:
 
 
 def expected_schema(config: Config, base: str | None = None) -> list[TableSpec]:
-    """The tables, fields, types, options and links of DESIGN.md section 3, as configured:
+    """The tables, fields, types, options and links of README's The Airtable base, as configured:
     every table of ``[tables]`` and every field of its ``[fields.<table>]``, in their order.
 
     A field of :data:`OPTIONAL` is not required, except a Project's ``repository`` where
