@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -39,7 +40,7 @@ from bot.intake.airtable_hook import HookKeeper, followed_bases
 from bot.intake.airtable_ping import add_airtable_route
 from bot.intake.journal import Journal
 from bot.intake.recovery import start_recovery
-from bot.intake.server import MAX_BODY_BYTES, add_routes
+from bot.intake.server import MAX_BODY_BYTES, add_routes, metrics_app
 from bot.intake.worker import Worker
 from bot.metrics import Metrics
 from bot.sync.airtable_follow import AirtableFollower, BaseFacts
@@ -156,7 +157,14 @@ def make_app(
     services = Services(config, journal, metrics, lanes, worker)
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[SERVICES_KEY] = services
-    add_routes(app, journal=journal, worker=worker, metrics=metrics, secret=secret)
+    add_routes(
+        app,
+        journal=journal,
+        worker=worker,
+        metrics=metrics,
+        secret=secret,
+        metrics_port=config.metrics_port,
+    )
     facts = BaseFacts(config, lanes=lanes)
     if config.airtable_to_github.enabled:
         services.hook_keeper = HookKeeper(
@@ -203,6 +211,25 @@ def make_app(
 
     app.cleanup_ctx.append(lifecycle)
     return app
+
+
+def serve_metrics(app: web.Application, sock: socket.socket) -> None:
+    """Serve ``/metrics`` alone on ``sock`` (``METRICS_PORT``): its own aiohttp site, started
+    and stopped with ``app`` (before the journal it reads is closed)."""
+    services = app[SERVICES_KEY]
+
+    async def metrics_site(app: web.Application) -> AsyncIterator[None]:
+        runner = web.AppRunner(
+            metrics_app(journal=services.journal, metrics=services.metrics), access_log=None
+        )
+        await runner.setup()
+        await web.SockSite(runner, sock).start()
+        try:
+            yield
+        finally:
+            await runner.cleanup()
+
+    app.cleanup_ctx.append(metrics_site)
 
 
 def _start_following(

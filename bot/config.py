@@ -297,6 +297,7 @@ class Config:
     airtable_token: str | None = field(default=None, repr=False)
     airtable_base_id: str | None = None
     airtable_endpoint_url: str = DEFAULT_AIRTABLE_ENDPOINT_URL
+    metrics_port: int | None = None  # METRICS_PORT: /metrics on its own port; None: on serve's
     bases_by_owner: Mapping[str, str] = field(default_factory=dict)
     tables: Tables = field(default_factory=Tables)
     fields: Fields = field(default_factory=Fields)

@@ -322,6 +322,9 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
     base_id = env.get("AIRTABLE_BASE_ID") or None
     if base_id is not None and not base_id.startswith("app"):
         problems.append("AIRTABLE_BASE_ID: an Airtable base id starts with 'app'")
+    metrics_port = (env.get("METRICS_PORT") or "").strip()
+    if metrics_port and (not metrics_port.isdigit() or int(metrics_port) > 65535):
+        problems.append(f"METRICS_PORT={metrics_port}: a TCP port is a number from 0 to 65535")
 
     config = dataclasses.replace(
         config,
@@ -332,6 +335,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         github_webhook_secret=env.get("GITHUB_WEBHOOK_SECRET") or None,
         airtable_token=env.get("AIRTABLE_TOKEN") or None,
         airtable_base_id=base_id,
+        metrics_port=int(metrics_port) if metrics_port.isdigit() else None,
         airtable_endpoint_url=(
             env.get("AIRTABLE_ENDPOINT_URL") or DEFAULT_AIRTABLE_ENDPOINT_URL
         ).rstrip("/"),

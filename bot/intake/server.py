@@ -379,10 +379,29 @@ async def metrics_view(request: web.Request) -> web.Response:
     return web.Response(body=metrics.render(), headers={"Content-Type": metrics.content_type})
 
 
+METRICS_ELSEWHERE = "metrics are served on port {port} (METRICS_PORT), not on this one"
+
+
+def metrics_app(*, journal: Journal, metrics: Metrics) -> web.Application:
+    """An application serving only ``GET /metrics``, for its own site on ``METRICS_PORT``."""
+    app = web.Application()
+    app[JOURNAL_KEY] = journal
+    app[METRICS_KEY] = metrics
+    app.router.add_get("/metrics", metrics_view)
+    return app
+
+
 def add_routes(
-    app: web.Application, *, journal: Journal, worker: Worker, metrics: Metrics, secret: str
+    app: web.Application,
+    *,
+    journal: Journal,
+    worker: Worker,
+    metrics: Metrics,
+    secret: str,
+    metrics_port: int | None = None,
 ) -> None:
-    """Mount the bot's routes and their dependencies on ``app``."""
+    """Mount the bot's routes and their dependencies on ``app``; with ``metrics_port``,
+    ``/metrics`` answers 404 here (it is served on that port, :func:`metrics_app`)."""
     app[JOURNAL_KEY] = journal
     app[WORKER_KEY] = worker
     app[METRICS_KEY] = metrics
@@ -392,4 +411,12 @@ def add_routes(
     app.router.add_post("/webhook", webhook)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics_view)
+    if metrics_port is None:
+        app.router.add_get("/metrics", metrics_view)
+    else:
+        moved = METRICS_ELSEWHERE.format(port=metrics_port)
+
+        async def metrics_elsewhere(request: web.Request) -> web.Response:
+            return _error(404, moved)
+
+        app.router.add_get("/metrics", metrics_elsewhere)

@@ -198,9 +198,10 @@ class Worker:
             self._spawn(delivery, delivery.issue_key, coalesced=[])
 
     def _spawn(self, delivery: Delivery, key: str | None, *, coalesced: list[Delivery]) -> None:
-        task = asyncio.create_task(
-            self._run(delivery, key, coalesced), context=delivery_context.context_of(delivery.id)
+        context = delivery_context.context_of(
+            delivery.id, event=delivery.event, issue=delivery.issue_key
         )
+        task = asyncio.create_task(self._run(delivery, key, coalesced), context=context)
         self._running.add(task)
         task.add_done_callback(self._running.discard)
 

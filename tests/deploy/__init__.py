@@ -1,0 +1,1 @@
+"""Tests of the deployment: the Dockerfile, the Kubernetes manifests, and what they rely on."""
