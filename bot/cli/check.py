@@ -13,7 +13,9 @@ nowhere: only Projects with a Repository get issues).
 
 Without GitHub App credentials the GitHub check fails — a bot that cannot read GitHub
 cannot sync or check permissions — unless ``--without-github`` says that running without
-GitHub is intended (the demo, a logging-only trial); then it is reported as skipped. No
+GitHub is intended (the demo, a logging-only trial); then it is reported as skipped.
+``--demo`` checks the running demo's base instead of ``AIRTABLE_*`` (:mod:`bot.cli.demo_base`),
+GitHub as with ``--without-github``, and the webhook secret the demo keeps. No
 secret is ever printed: only whether it is set. The Airtable and GitHub clients are imported
 where they are used, so that the rest of the command line starts without them.
 """
@@ -30,6 +32,13 @@ from typing import TYPE_CHECKING, Any
 from bot.cli.base_schema import TEXT_TYPES, compare_schema, expected_schema
 from bot.cli.check_result import CheckResult
 from bot.cli.check_webhook import check_webhooks
+from bot.cli.demo_base import (
+    DEMO_TOKEN_LINE,
+    add_demo_option,
+    demo_config,
+    demo_secret_result,
+    running_demo_url,
+)
 from bot.cli.exits import EXIT_FAILED, EXIT_OK, NO_BASE_PROBLEM
 from bot.cli.logging_setup import quiet
 from bot.config import Config, ConfigError
@@ -84,8 +93,8 @@ GITHUB_OWNER_UNINSTALLED = (
 )
 SECRET_OK = "GITHUB_WEBHOOK_SECRET is set"
 SECRET_MISSING = (
-    "GITHUB_WEBHOOK_SECRET is not set: serve refuses deliveries without it; set it to "
-    "the App's webhook secret"
+    "GITHUB_WEBHOOK_SECRET is not set: serve takes no deliveries without it; set it to "
+    "the App's webhook secret (with no App yet, `deliverables-bot register` writes it)"
 )
 JOURNAL_NONE = "no journal yet at {path} (serve creates it)"
 JOURNAL_OK = (
@@ -307,9 +316,10 @@ async def run_checks(
     *,
     without_github: bool = False,
     extra: Sequence[RuntimeCheck] = (),
+    demo_url: str | None = None,
 ) -> list[CheckResult]:
     """Run every check, then each of ``extra`` with the same runtime; a configuration that
-    does not load stops the rest."""
+    does not load stops the rest. With ``demo_url``, on the running demo's Airtable there."""
     from bot.app import open_runtime
     from bot.clients.reads import base_ids
 
@@ -320,6 +330,8 @@ async def run_checks(
             CheckResult("configuration", False, CONFIG_PROBLEM.format(problem=p))
             for p in exc.problems
         ]
+    if demo_url is not None:
+        config = demo_config(config, demo_url)
     env = os.environ if environ is None else environ
     source = (
         "file " + env["DELIVERABLES_BOT_CONFIG"]
@@ -331,7 +343,8 @@ async def run_checks(
         if not config.airtable_token:
             results.append(CheckResult("Airtable token", False, TOKEN_MISSING))
         else:
-            results.append(CheckResult("Airtable token", True, "AIRTABLE_TOKEN is set"))
+            token_line = DEMO_TOKEN_LINE if demo_url is not None else "AIRTABLE_TOKEN is set"
+            results.append(CheckResult("Airtable token", True, token_line))
             bases = base_ids(config)
             if not bases:
                 results.append(CheckResult("Airtable base", False, BASE_MISSING))
@@ -343,6 +356,8 @@ async def run_checks(
     results.append(
         CheckResult("webhook secret", bool(config.github_webhook_secret), SECRET_OK)
         if config.github_webhook_secret
+        else demo_secret_result(config)
+        if demo_url is not None
         else CheckResult("webhook secret", False, SECRET_MISSING)
     )
     results.append(await asyncio.to_thread(_check_journal, config))
@@ -364,7 +379,14 @@ def render(results: list[CheckResult]) -> str:
 def run(args: argparse.Namespace) -> int:
     """``deliverables-bot check``: print every check's line; exit 0 when all pass."""
     quiet(args)
-    results = asyncio.run(run_checks(without_github=args.without_github, extra=extra_checks()))
+    demo_url = running_demo_url() if args.demo else None
+    results = asyncio.run(
+        run_checks(
+            without_github=args.without_github or args.demo,
+            extra=extra_checks(),
+            demo_url=demo_url,
+        )
+    )
     print(render(results))
     return EXIT_OK if all(r.ok for r in results) else EXIT_FAILED
 
@@ -379,4 +401,5 @@ def add_parser(commands: Any) -> None:
         action="store_true",
         help="running without GitHub App credentials is intended: skip that check",
     )
+    add_demo_option(parser)
     parser.set_defaults(func=run)

@@ -25,10 +25,13 @@ from bot.cli import (
     check,
     deliveries,
     demo,
+    init_base,
+    register,
     report_args,
     serve,
     sync,
 )
+from bot.cli.env_file import load_env_file
 from bot.cli.exits import EXIT_FAILED, EXIT_USAGE
 from bot.cli.logging_setup import debugging, setup_logging
 from bot.config import Config, ConfigError
@@ -36,6 +39,8 @@ from bot.config_loader import load_config
 
 COMMANDS = (
     serve,
+    register,
+    init_base,
     airtable_local,
     deliveries,
     demo,
@@ -87,6 +92,10 @@ def _failure_config() -> Config | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
+    problem = load_env_file()  # the .env file, under what the environment already sets
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     args = build_parser().parse_args(argv)
     debug = debugging(args)
     if debug:

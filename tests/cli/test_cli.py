@@ -48,7 +48,7 @@ SECRET = "cli-test-webhook-secret"
 
 RUN_TIMEOUT = 20.0  # a command that should exit at once
 
-# What the sub-commands of DESIGN.md section 5 are called.
+# What the sub-commands of the README's Command line are called.
 COMMANDS = ("serve", "airtable-local", "deliveries", "demo-deliver")
 
 
@@ -106,7 +106,11 @@ def data(tmp_path: Path) -> Path:
 
 
 def test_serve_without_webhook_secret_exits_2_naming_it(tmp_path: Path, data: Path) -> None:
-    result = run("serve", "--port", str(free_port()), env=bot_env(data), cwd=tmp_path)
+    # With no App at all serve runs the setup site instead (tests/cli/test_register.py).
+    from tests.standins.github import app_private_key_pem
+
+    env = bot_env(data, GITHUB_APP_ID="12345", GITHUB_PRIVATE_KEY=app_private_key_pem())
+    result = run("serve", "--port", str(free_port()), env=env, cwd=tmp_path)
 
     assert result.returncode == 2, result
     assert "GITHUB_WEBHOOK_SECRET" in one_line(result.stderr)

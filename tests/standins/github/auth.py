@@ -128,7 +128,10 @@ class Auth(State):
         return token, expires
 
     def authenticate(self, request: web.Request, kind: str) -> None:
-        """Check the request's credentials: ``kind`` "jwt" (an App JWT) or "token"."""
+        """Check the request's credentials: ``kind`` "jwt" (an App JWT), "token", or
+        "none" (the manifest flow's web pages and code exchange)."""
+        if kind == "none":
+            return
         if kind == "jwt":
             self._require_jwt(request)
         else:

@@ -136,7 +136,8 @@ class GitHubStandIn(Actions, Auth, Faults, HookLog):
         raw = await request.read()
         payload: Any = None
         bad_json = False
-        if raw:
+        # The web pages of the manifest flow take HTML forms, not JSON.
+        if raw and request.content_type != "application/x-www-form-urlencoded":
             try:
                 payload = json.loads(raw)
             except ValueError:

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from tests.standins.github.routes import app, comments, deliveries, issues, roles, sub_issues
+from tests.standins.github.routes import (
+    app,
+    comments,
+    deliveries,
+    issues,
+    manifests,
+    roles,
+    sub_issues,
+)
 from tests.standins.github.routes.route import Handler, Route, under_repositories
 
 ROUTES: list[Route] = [
@@ -18,6 +26,7 @@ ROUTES: list[Route] = [
     ),
     *roles.ROUTES,
     *deliveries.ROUTES,
+    *manifests.ROUTES,
 ]
 
 __all__ = ["ROUTES", "Handler", "Route"]
