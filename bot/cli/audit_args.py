@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from bot.cli.demo_base import add_demo_option, on_the_demo
 from bot.cli.exits import EXIT_FAILED, EXIT_OK, EXIT_USAGE, reading_base, refuse_without_base
 from bot.cli.logging_setup import quiet
 from bot.config_loader import load_config
@@ -21,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
     from bot.cli.audit import audit_command
 
     quiet(args)
-    config = load_config()
+    config = on_the_demo(args, load_config())
     if refuse_without_base(config):
         return EXIT_USAGE
     audited = reading_base(
@@ -38,4 +39,5 @@ def add_parser(commands: Any) -> None:
     """Add ``audit`` to the sub-command parsers."""
     parser = commands.add_parser("audit", help="check the process rules over the base")
     parser.add_argument("--format", choices=("text", "json"), default="text")
+    add_demo_option(parser)
     parser.set_defaults(func=run)

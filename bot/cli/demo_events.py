@@ -1,11 +1,13 @@
-"""Webhook deliveries as GitHub sends them: ``issues`` payloads, and their signature and headers.
+"""Webhook deliveries as GitHub sends them: ``issues`` payloads, a new comment's
+``issue_comment`` payload, and their signature and headers.
 
 ``deliverables-bot demo-deliver`` sends the demo's deliveries with these, and the tests
 build theirs with the same functions (``tests/webhooks.py`` adds the other events and the
-POSTs). :func:`issues_event` shows an issue as the action leaves it: a ``closed`` event
-carries a closed issue, ``assigned`` the assignee, ``labeled`` the label, and so on, cut
-down to the fields webhook payloads carry (:data:`WEBHOOK_ISSUE_FIELDS`). Deliveries are
-signed with HMAC-SHA256 as GitHub does
+POSTs). :func:`comment_created_event` is the ``created`` action of ``issue_comment``, the
+one that runs slash-commands. :func:`issues_event` shows an issue as the action leaves it:
+a ``closed`` event carries a closed issue, ``assigned`` the assignee, ``labeled`` the
+label, and so on, cut down to the fields webhook payloads carry
+(:data:`WEBHOOK_ISSUE_FIELDS`). Deliveries are signed with HMAC-SHA256 as GitHub does
 (https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries) and
 carry GitHub's delivery headers. The defaults name an example App and installation (the
 tests' GitHub stand-in is that App).
@@ -25,10 +27,13 @@ from urllib.parse import urlsplit
 
 from bot.cli.github_objects import (
     GITHUB_API,
+    GITHUB_WEB,
     JsonDict,
     issue_object,
     label_object,
+    node_id,
     organization_object,
+    reactions_summary,
     repository_object,
     timestamp,
     user_object,
@@ -244,6 +249,44 @@ def issues_event(
     payload["issue"] = shown
     payload.update(
         event_envelope(shown, sender=sender, installation_id=installation_id, repository=repository)
+    )
+    return payload
+
+
+def comment_created_event(
+    issue: Mapping[str, Any],
+    body: str,
+    *,
+    user: str,
+    comment_id: int,
+    created_at: str | None = None,
+    author_association: str = "NONE",
+    installation_id: int | None = DEFAULT_INSTALLATION_ID,
+) -> JsonDict:
+    """Build the ``issue_comment`` ``created`` payload of ``user``'s new comment ``body`` on
+    ``issue`` (sent by its author), the comment as GitHub's webhooks show it."""
+    shown = webhook_issue(issue)
+    api_url, owner, repo = repository_of(shown)
+    number = shown["number"]
+    url = f"{api_url}/repos/{owner}/{repo}/issues/comments/{comment_id}"
+    created = created_at or timestamp()
+    comment: JsonDict = {
+        "url": url,
+        "html_url": f"{GITHUB_WEB}/{owner}/{repo}/issues/{number}#issuecomment-{comment_id}",
+        "issue_url": f"{api_url}/repos/{owner}/{repo}/issues/{number}",
+        "id": comment_id,
+        "node_id": node_id("IC", comment_id),
+        "user": user_object(user, api_url=api_url),
+        "created_at": created,
+        "updated_at": created,
+        "author_association": author_association,
+        "body": body,
+        "reactions": reactions_summary(f"{url}/reactions"),
+        "performed_via_github_app": None,
+    }
+    payload: JsonDict = {"action": "created", "issue": shown, "comment": comment}
+    payload.update(
+        event_envelope(shown, sender=user, installation_id=installation_id, repository=None)
     )
     return payload
 

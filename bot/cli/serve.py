@@ -1,12 +1,15 @@
 """``deliverables-bot serve``: run the webhook server, on a real base or the embedded default.
 
 With ``--demo`` the embedded Airtable-compatible server runs in the same process on the demo
-base (kept in the data folder), and the bot prints the URLs it serves and a command that
-sends it a signed sample delivery. Only with ``--demo``: without it and without
+base (kept in the data folder, at ``DEMO_AIRTABLE_PORT``: :mod:`bot.cli.demo_base`), and the
+bot prints the URLs it serves and the commands that send it signed sample deliveries and
+read the demo base. Only with ``--demo``: without it and without
 ``AIRTABLE_TOKEN`` serve refuses to start (fail closed: real deliveries never land in the
 demo base). A port out of range or taken, and a data folder that cannot be written, are
 refused in one line before anything starts. The port is ``--port``, else the ``PORT``
-variable (as container platforms set it), else 8080.
+variable (as container platforms set it), else 8080. Without ``--demo``, a webhook secret
+or an App id, serve runs the setup site instead (:mod:`bot.cli.setup_site`), which
+registers the GitHub App and writes its credentials to the ``.env`` file.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.cli.demo import demo_secret
+from bot.cli.demo_base import start_demo_base
 from bot.cli.exits import (
     CANNOT_LISTEN,
     EXIT_FAILED,
@@ -45,12 +49,32 @@ deliverables-bot is running on its embedded default (demo base {base_id}).
   health    GET  {base}/healthz   ready: {base}/readyz   metrics: {base}/metrics
   Airtable  {airtable}  (token: {token}; base {base_id})
 
-Close demo issue 1 with a signed delivery, as GitHub would send it:
+In a second terminal, send it signed deliveries as GitHub would; what the bot would post
+on GitHub (comments, reactions) is logged here instead.
+
+A slash-command: the Project's progress, then issue 3 taken out of the Project:
+
+  .venv/bin/deliverables-bot demo-deliver comment 1 "/project status" --url {webhook}
+  .venv/bin/deliverables-bot demo-deliver comment 3 "/deliverable unlink" --url {webhook}
+
+A project label puts issue 3 back in the Project it names:
+
+  .venv/bin/deliverables-bot demo-deliver labeled 3 --label "project: Setup workshop hub" \\
+      --url {webhook}
+
+Close the three issues; after the third the Project is Complete and its comment is logged:
 
   .venv/bin/deliverables-bot demo-deliver closed 1 --url {webhook}
+  .venv/bin/deliverables-bot demo-deliver closed 2 --url {webhook}
+  .venv/bin/deliverables-bot demo-deliver closed 3 --url {webhook}
 
-Issues 2 and 3 close the same way; after the third, the Project "Setup workshop hub" is
-Complete and the comment the bot would post is logged. Ctrl-C stops.
+See the demo base as an operator does (with this server's DEMO_AIRTABLE_PORT and data folder):
+
+  .venv/bin/deliverables-bot report --demo --format html --output report.html
+  .venv/bin/deliverables-bot audit --demo
+  .venv/bin/deliverables-bot check --demo
+
+Ctrl-C stops.
 """
 
 
@@ -90,6 +114,13 @@ def serve(config: Config, *, host: str, port: int, demo: bool) -> int:
     if refuse_bad_port(port):
         return EXIT_USAGE
     secret = config.github_webhook_secret
+    if not secret and not demo and not config.github_app_id:
+        from bot.cli.env_file import env_file_path
+        from bot.cli.setup_site import serve_setup
+
+        return serve_setup(
+            config, host=host, port=port, env_path=env_file_path(), environ=os.environ
+        )
     if not secret and not demo:
         print(NO_SECRET, file=sys.stderr)
         return EXIT_USAGE
@@ -107,7 +138,7 @@ def serve(config: Config, *, host: str, port: int, demo: bool) -> int:
         secret = demo_secret(config.data_dir)
     with ExitStack() as stack:
         if demo:
-            config = _on_the_demo_base(config, stack)
+            config = start_demo_base(config, stack)
         try:
             sock = socket.create_server((host, port))
         except (OSError, OverflowError) as exc:
@@ -118,28 +149,6 @@ def serve(config: Config, *, host: str, port: int, demo: bool) -> int:
     return EXIT_OK
 
 
-def _on_the_demo_base(config: Config, stack: ExitStack) -> Config:
-    """Start the embedded Airtable-compatible server on the demo base (kept in the data
-    folder, stopped with ``stack``); the configuration that points at it."""
-    from bot.airtable_local.thread import LocalAirtable
-
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    local = stack.enter_context(
-        LocalAirtable(
-            seed="demo",
-            db_path=str(config.data_dir / "airtable-demo.sqlite3"),
-            requests_per_second=config.airtable.requests_per_second,
-        )
-    )
-    return dataclasses.replace(
-        config,
-        airtable_endpoint_url=local.url,
-        airtable_token=local.token,
-        airtable_base_id=DEMO_BASE_ID,
-        bases_by_owner={},
-    )
-
-
 def _run(
     config: Config, secret: str, sock: socket.socket, *, host: str, port: int, demo: bool
 ) -> None:
@@ -147,11 +156,29 @@ def _run(
     until interrupted."""
     from aiohttp import web
 
-    from bot.app import make_app
+    from bot.app import make_app, serve_metrics
     from bot.intake.server import HANDLER_ARGS
 
-    app = make_app(config, secret=secret)
+    metrics_sock = None
+    if config.metrics_port is not None:  # METRICS_PORT: /metrics on its own site
+        try:
+            metrics_sock = socket.create_server((host, config.metrics_port))
+        except (OSError, OverflowError) as exc:
+            errno = getattr(exc, "errno", None)
+            reason = os.strerror(errno) if errno else str(exc)
+            line = CANNOT_LISTEN.format(host=host, port=config.metrics_port, reason=reason)
+            print(f"{line} (METRICS_PORT)", file=sys.stderr)
+            raise SystemExit(EXIT_FAILED) from None
+        config = dataclasses.replace(config, metrics_port=metrics_sock.getsockname()[1])
+    from bot.cli.demo_github import demo_github_factory
+
+    github_factory = demo_github_factory(config) if demo else None
+    app = make_app(config, secret=secret, github_factory=github_factory)
     base = f"http://{host}:{port}"
+    metrics_url = f"{base}/metrics"
+    if metrics_sock is not None:
+        serve_metrics(app, metrics_sock)
+        metrics_url = f"http://{host}:{config.metrics_port}/metrics"
     if demo:
         print(
             DEMO_BANNER.format(
@@ -160,11 +187,13 @@ def _run(
                 base=base,
                 airtable=config.airtable_endpoint_url,
                 token=config.airtable_token,
-            ),
+            ).replace(f"{base}/metrics", metrics_url),
             flush=True,
         )
     else:
-        print(f"deliverables-bot: webhook POST {base}/webhook", flush=True)
+        print(
+            f"deliverables-bot: webhook POST {base}/webhook, metrics GET {metrics_url}", flush=True
+        )
     web.run_app(app, sock=sock, print=None, access_log=None, **HANDLER_ARGS)
 
 
