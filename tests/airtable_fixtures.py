@@ -3,7 +3,7 @@
 Loaded as a plugin from ``tests/conftest.py`` (``pytest_plugins``). Each server runs in a
 background thread (``LocalAirtable``), so tests use the real, synchronous pyairtable:
 
-- ``local_airtable``: the demo base (DESIGN.md section 6), rate limit off, 0.2 s penalty;
+- ``local_airtable``: the demo base (README: Quick start), rate limit off, 0.2 s penalty;
 - ``local_airtable_empty``: the schema of section 3 with no records;
 - ``local_airtable_factory``: start servers with any ``LocalAirtable`` options;
 - ``types_base``: a base (in ``local_airtable``) with one field of every supported type.

@@ -2,8 +2,9 @@
 Playwright (its own browsers are not downloaded; ``CHROMIUM`` names another binary).
 
 Use ``@needs_chromium`` on a test and take the ``browser`` fixture: a headless Chromium,
-one per test module. Where the binary is absent the test skips, naming what to install;
-``.ci/run`` installs it, so in CI these tests run.
+one per test module. Where the binary is absent the test skips, naming what to install —
+unless ``REQUIRE_CHROMIUM=1`` (``.ci/run`` sets it, after installing Chromium when missing):
+then its absence fails the test, so CI never passes without a real browser.
 """
 
 from __future__ import annotations
@@ -20,13 +21,19 @@ CHROMIUM_ABSENT = f"{CHROMIUM} is absent (Debian: apt-get install chromium) — 
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 375, "height": 740}
 
-needs_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=CHROMIUM_ABSENT)
+REQUIRED = os.environ.get("REQUIRE_CHROMIUM") == "1"
+
+needs_chromium = pytest.mark.skipif(
+    not REQUIRED and not Path(CHROMIUM).exists(), reason=CHROMIUM_ABSENT
+)
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """A headless Chromium (a Playwright ``Browser``), closed after the module's tests."""
     if not Path(CHROMIUM).exists():
+        if REQUIRED:
+            pytest.fail(f"REQUIRE_CHROMIUM=1 but {CHROMIUM_ABSENT}")
         pytest.skip(CHROMIUM_ABSENT)
     from playwright.sync_api import sync_playwright
 

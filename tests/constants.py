@@ -1,6 +1,6 @@
 """Names the tests share: the demo repository, the demo base's tables, the webhook secret.
 
-The demo base (DESIGN.md section 6) tracks issues of ``example-org/infrastructure``; the
+The demo base (README: Quick start) tracks issues of ``example-org/infrastructure``; the
 GitHub stand-in's App is installed on ``example-org``.
 """
 

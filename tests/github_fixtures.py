@@ -12,7 +12,7 @@ import pytest
 from tests.constants import OWNER, REPO, WEBHOOK_SECRET
 from tests.standins.github import GitHubStandIn
 
-# The issues behind the demo base's deliverables (DESIGN.md section 6).
+# The issues behind the demo base's deliverables (README: Quick start).
 DEMO_ISSUES: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (1, "Deploy the hub", ("alice",)),
     (2, "Configure login", ("bob",)),

@@ -1,4 +1,4 @@
-"""The rules of the process (DESIGN.md section 1) as named, pure checks over a base's records.
+"""The rules of the process (README: The process's rules) as named, pure checks over a base.
 
 Each :class:`Rule` (a name, a description and a check) takes an :class:`AuditContext` (the
 base as plain data and its id, the configuration, today's date and, when GitHub can be read,

@@ -1,4 +1,4 @@
-"""Issue state → deliverable Status: the mapping of DESIGN.md section 2, as a pure function."""
+"""Issue state → deliverable Status, as a pure function (the README's table of that name)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The audit's rules (DESIGN.md section 1) as pure checks: each broken once by its data, the
+"""The audit's rules (README: The process's rules) as pure checks: each broken once by its data, the
 messages naming the records, and the rules run in their declared order."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Project completion: the Status a Project gets (DESIGN.md section 2) and the transitions
+"""Project completion: the Status a Project gets (README: How it works) and the transitions
 announced. The complete rule itself is tested with the counts, in test_progress.py."""
 
 import pytest

@@ -1,4 +1,4 @@
-"""The issue → deliverable Status table of DESIGN.md section 2, case by case."""
+"""The issue → deliverable Status table of the README, case by case."""
 
 import pytest
 
