@@ -3,7 +3,9 @@
 When every Project of an Engagement is Complete, the Engagement becomes Delivered; when an
 Active Engagement's End is within ``renewal.days_before_end`` days, it becomes Needs
 renewal. Either transition goes with a Renewal Opportunity (Type Renewal, Stage Prospect)
-named after the Engagement. :class:`bot.sync.renewal.RenewalSignal` applies these decisions
+named after the Engagement. A Delivered Engagement one of whose Projects is no longer
+Complete (a deliverable reopened) is Active again; its Renewal Opportunity, a sales record
+by then, is kept. :class:`bot.sync.renewal.RenewalSignal` applies these decisions
 to a base.
 """
 
@@ -62,6 +64,18 @@ def completion_status(
     return None
 
 
+def reopened_status(
+    engagement: Mapping[str, Any], project_statuses: Iterable[str | None], config: Config
+) -> str | None:
+    """Active when the Engagement is Delivered but one of its Projects is not Complete."""
+    statuses = config.statuses
+    if engagement.get(config.fields.engagements.status) != statuses.engagement.delivered:
+        return None
+    if any(s != statuses.project.complete for s in project_statuses):
+        return statuses.engagement.active
+    return None
+
+
 def date_status(engagement: Mapping[str, Any], today: date, config: Config) -> str | None:
     """Needs renewal when the Engagement is Active and its End is at most N days away."""
     names = config.fields.engagements
@@ -89,3 +103,4 @@ class RenewalAction:
     opportunity: str
     opportunity_id: str | None  # None in a dry run, when it would be created
     created: bool
+    reopened: bool = False  # Delivered → Active: a Project is no longer Complete

@@ -4,6 +4,8 @@ When every Project of an Engagement is Complete, the Engagement becomes Delivere
 Active Engagement's End is within ``renewal.days_before_end`` days, it becomes Needs
 renewal. Either transition creates, once, a Renewal Opportunity (Type Renewal, Stage
 Prospect) named after the Engagement, so Business Development sees it in their pipeline.
+A Delivered Engagement whose Project reopens is set back to Active (the Renewal Opportunity
+stays: it is a sales record by then).
 The decisions are the pure functions of :mod:`bot.core.renewal_rules`;
 :class:`RenewalSignal` applies them through a lane. The completion check runs as a Project
 listener of the reconciler; the date check runs on ``serve``'s schedule and in ``sync``.
@@ -28,6 +30,7 @@ from bot.core.renewal_rules import (
     projects_of,
     renewal_name,
     renewal_opportunity_fields,
+    reopened_status,
     today_utc,
 )
 from bot.sync.reconcile import ProjectUpdate
@@ -43,8 +46,9 @@ class RenewalSignal:
         self._locks: dict[str, asyncio.Lock] = collections.defaultdict(asyncio.Lock)
 
     async def on_project_update(self, update: ProjectUpdate) -> None:
-        """Project listener: when a Project completes, check its Engagements."""
-        if not self.config.renewal.enabled or update.transition is not Transition.COMPLETED:
+        """Project listener: when a Project completes or reopens, check its Engagements."""
+        changed = update.transition in (Transition.COMPLETED, Transition.REOPENED)
+        if not self.config.renewal.enabled or not changed:
             return
         link = self.config.fields.projects.engagement
         for engagement_id in update.project["fields"].get(link) or ():
@@ -53,7 +57,8 @@ class RenewalSignal:
     async def check_completion(
         self, lane: AirtableLane, engagement_id: str, *, dry_run: bool = False
     ) -> RenewalAction | None:
-        """Mark the Engagement Delivered when all its Projects are Complete."""
+        """Mark the Engagement Delivered when all its Projects are Complete, and Active
+        again when it is Delivered and one of them is not."""
         async with self._locks[engagement_id]:
             engagements = await lane.table_records(self.config.tables.engagements)
             engagement = engagements.get(engagement_id)
@@ -61,17 +66,49 @@ class RenewalSignal:
                 return None
             projects = (await lane.table_records(self.config.tables.projects)).values()
             status_field = self.config.fields.projects.status
-            new = completion_status(
-                engagement["fields"],
-                (
-                    p["fields"].get(status_field)
-                    for p in projects_of(engagement_id, projects, self.config)
-                ),
-                self.config,
-            )
+            statuses = [
+                p["fields"].get(status_field)
+                for p in projects_of(engagement_id, projects, self.config)
+            ]
+            reopened = reopened_status(engagement["fields"], statuses, self.config)
+            if reopened is not None:
+                return await self._reopen(lane, engagement, reopened, dry_run=dry_run)
+            new = completion_status(engagement["fields"], statuses, self.config)
             if new is None:
                 return None
             return await self._signal(lane, engagement, new, dry_run=dry_run)
+
+    async def _reopen(
+        self, lane: AirtableLane, engagement: Record, status: str, *, dry_run: bool
+    ) -> RenewalAction:
+        """Set a Delivered Engagement back to ``status`` (Active); its Renewal Opportunity,
+        if any, is left as it is."""
+        names = self.config.fields
+        name = str(engagement["fields"].get(names.engagements.name) or engagement["id"])
+        opportunity_name = renewal_name(name)
+        opportunities = (await lane.table_records(self.config.tables.opportunities)).values()
+        existing = find_by_name(opportunities, names.opportunities.name, opportunity_name)
+        if not dry_run:
+            await lane.update(
+                self.config.tables.engagements,
+                engagement["id"],
+                {names.engagements.status: status},
+            )
+            log.info(
+                "Engagement %s (%s) is %s again: one of its Projects is no longer Complete",
+                name,
+                engagement["id"],
+                status,
+            )
+        return RenewalAction(
+            engagement["id"],
+            name,
+            status,
+            opportunity_name,
+            existing["id"] if existing else None,
+            created=False,
+            reopened=True,
+        )
 
     async def check_all(
         self, lane: AirtableLane, *, today: date | None = None, dry_run: bool = False

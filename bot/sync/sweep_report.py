@@ -32,6 +32,9 @@ UPDATE_LINE = "{verb} deliverable {record} ({ref}): {changes}"
 LINK_LINE = '{verb} {ref} "{title}" to Project {project} as {status}'
 PROJECT_LINE = "{verb} Project {project} from {old} to {new}"
 RENEWAL_LINE = '{verb} Engagement {engagement} {status}; Renewal Opportunity "{opportunity}" {what}'
+REOPENED_ENGAGEMENT_LINE = (
+    "{verb} Engagement {engagement} {status} again: one of its Projects is no longer Complete"
+)
 UNKNOWN_PROJECT_LINE = '{ref} has the label "{label}" but no Project is named "{name}"'
 AMBIGUOUS_PROJECT_LINE = (
     '{ref} has the label "{label}" but {count} Projects are named "{name}" ({ids}); not linked'
@@ -284,6 +287,16 @@ class SyncReport:
         """One line per Engagement signalled for renewal, and their counts."""
         dry = self.dry_run
         for action in actions:
+            if action.reopened:
+                self.lines.append(
+                    REOPENED_ENGAGEMENT_LINE.format(
+                        verb="would mark" if dry else "marked",
+                        engagement=f'"{action.engagement}" ({action.engagement_id})',
+                        status=action.status,
+                    )
+                )
+                self.counts["engagements reopened"] += 1
+                continue
             what = ("would be created" if dry else "created") if action.created else "exists"
             self.lines.append(
                 RENEWAL_LINE.format(

@@ -15,6 +15,7 @@ from bot.core.renewal_rules import (
     projects_of,
     renewal_name,
     renewal_opportunity_fields,
+    reopened_status,
 )
 
 CONFIG = Config()
@@ -34,6 +35,22 @@ TODAY = date(2026, 6, 1)
 )
 def test_completion_status(status: str, projects: list[str], expected: str | None) -> None:
     assert completion_status({"Status": status}, projects, CONFIG) == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "projects", "expected"),
+    [
+        ("Delivered", ["Complete", "In progress"], "Active"),
+        ("Delivered", ["Not started"], "Active"),
+        ("Delivered", [None], "Active"),  # a Project whose Status was emptied is not Complete
+        ("Delivered", ["Complete", "Complete"], None),
+        ("Delivered", [], None),  # no Projects: nothing reopened
+        ("Active", ["In progress"], None),
+        ("Ended", ["In progress"], None),  # an ended Engagement stays ended
+    ],
+)
+def test_reopened_status(status: str, projects: list[str | None], expected: str | None) -> None:
+    assert reopened_status({"Status": status}, projects, CONFIG) == expected
 
 
 @pytest.mark.parametrize(

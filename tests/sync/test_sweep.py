@@ -122,6 +122,45 @@ async def test_sync_completes_the_project_and_signals_renewal_once(
     assert len(records(local_airtable, "Opportunities")) == 2
 
 
+async def test_a_reopened_deliverable_makes_the_delivered_engagement_active_again(
+    tmp_path: Path, local_airtable: LocalAirtable, github: GitHubStandIn
+) -> None:
+    for number in (1, 2, 3):
+        github.close_issue(OWNER, REPO, number)
+    await sync(local_airtable, github, tmp_path)
+    engagement = records(local_airtable, "Engagements")[0]
+    assert engagement["fields"]["Status"] == "Delivered"
+    github.reopen_issue(OWNER, REPO, 2)
+    await sync(local_airtable, github, tmp_path, dry_run=True)
+    assert records(local_airtable, "Engagements")[0]["fields"]["Status"] == "Delivered"
+    await sync(local_airtable, github, tmp_path)  # the Project reopens, and with it the Engagement
+    hub = next(r for r in records(local_airtable, "Projects") if r["fields"]["Name"] == HUB)
+    assert hub["fields"]["Status"] == "In progress"
+    assert records(local_airtable, "Engagements")[0]["fields"]["Status"] == "Active"
+    renewals = [
+        r
+        for r in records(local_airtable, "Opportunities")
+        if r["fields"]["Name"].endswith("renewal")
+    ]
+    assert len(renewals) == 1  # kept: a sales record by now
+
+    # Left Delivered by someone (or by a bot that did not follow reopens): the sweep repairs it.
+    local_airtable.table("Engagements").update(engagement["id"], {"Status": "Delivered"})
+    out = await sync(local_airtable, github, tmp_path)
+    assert (
+        f'marked Engagement "Example University 2026" ({engagement["id"]}) Active again: one of '
+        "its Projects is no longer Complete"
+    ) in out
+    assert "engagements reopened: 1" in out
+    assert records(local_airtable, "Engagements")[0]["fields"]["Status"] == "Active"
+    assert "Active again" not in await sync(local_airtable, github, tmp_path)
+
+    github.close_issue(OWNER, REPO, 2)
+    await sync(local_airtable, github, tmp_path)
+    assert records(local_airtable, "Engagements")[0]["fields"]["Status"] == "Delivered"
+    assert len(records(local_airtable, "Opportunities")) == 2  # no second renewal
+
+
 async def test_repo_limits_the_sync(
     tmp_path: Path, local_airtable: LocalAirtable, github: GitHubStandIn
 ) -> None:
