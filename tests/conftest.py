@@ -12,4 +12,5 @@ pytest_plugins = [
     "tests.bot_fixtures",
     "tests.fault_fixtures",
     "tests.browser",
+    "tests.postgres",
 ]

@@ -21,6 +21,7 @@ RANK = {
     "airtable_local": 1,
     "health": 1,
     "metrics": 2,
+    "storage": 2,
     "clients": 3,
     "sync": 4,
     "handlers": 5,

@@ -23,9 +23,19 @@ Life of a delivery::
                  └──── mark_retry ───┘  └─ mark_retry (last attempt), mark_failed ─▶ failed
     resume: processing ─▶ pending            retry (operator): failed/done/ignored ─▶ pending
 
-The API is synchronous and thread-safe: one connection guarded by a lock, held for SQLite's
-work only (payloads are compressed and decoded outside it), so the webhook path's group
-commit waits little for the worker. Callers on an event loop run it in a thread.
+The API is synchronous and thread-safe (payloads are compressed and decoded outside any
+transaction, so the webhook path's group commit waits little for the worker). Callers on an
+event loop run it in a thread.
+
+On PostgreSQL (``DATABASE_URL``) several ``serve`` processes, the replicas, share one
+journal. Each has an id and a row in ``replicas`` whose heartbeat it renews
+(:meth:`Journal.heartbeat`). A claim takes due deliveries ``FOR UPDATE SKIP LOCKED``, under
+an advisory lock that makes claims take turns (each lasts a few milliseconds), and never a
+delivery for an issue another replica is working on, so one issue is reconciled by one
+replica at a time and its pending deliveries still coalesce. A replica whose heartbeat is
+older than the lease has its claims put back in the queue by the next heartbeat of any
+other: nothing is lost when a replica is killed. A commit that queues work notifies the
+listening replicas (NOTIFY), and the worker polls as well.
 
 The journal in five modules: the file, its schema and migrations in
 :mod:`bot.intake.journal_schema`; the state kept per key beside the deliveries (meta values,
@@ -40,11 +50,14 @@ from __future__ import annotations
 
 import builtins
 import logging
+import os
 import random
-import sqlite3
+import socket
 import time
+import uuid
 import zlib
 from collections.abc import Collection, Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from bot.intake.journal_hooks import HookRows
@@ -52,6 +65,7 @@ from bot.intake.journal_rows import (
     COLUMNS,
     INSERT,
     INSERT_PREFIX,
+    INSERT_SUFFIX,
     INSERT_VALUES,
     Delivery,
     NewDelivery,
@@ -61,6 +75,7 @@ from bot.intake.journal_rows import (
     delivery_of,
 )
 from bot.intake.journal_state import JournalState
+from bot.storage.database import Database, Transaction
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +85,11 @@ RETRYABLE_STATES: Final = ("pending", "failed", "done", "ignored")
 DEDUPE_DAYS: Final = 7
 JITTER: Final = 0.1
 RESUMED_ERROR: Final = "interrupted: the process stopped while this delivery was processing"
+TAKEN_OVER_ERROR: Final = (
+    "interrupted: the replica working on it stopped sending heartbeats; taken over"
+)
+# How long a replica's heartbeat may be silent before its claims are taken over.
+DEFAULT_LEASE_SECONDS: Final = 30.0
 # Rows per multi-row statement: 7 parameters each stays far below SQLite's 32766.
 STATEMENT_ROWS: Final = 500
 
@@ -77,7 +97,22 @@ _T = TypeVar("_T")
 
 
 class Journal(HookRows, JournalState):
-    """The delivery journal on one SQLite file; see the module docstring."""
+    """The delivery journal on a SQLite file or a PostgreSQL schema; see the module docstring."""
+
+    def __init__(
+        self,
+        location: Path | str | Database,
+        *,
+        timeout: float = 5.0,
+        replica: str | None = None,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    ) -> None:
+        """Open the journal at *location* (see :class:`JournalFile`) as the replica named
+        *replica* (host, process id and a random part by default); *lease_seconds* is how
+        long another replica's heartbeat may be silent before its claims are taken over."""
+        super().__init__(location, timeout=timeout)
+        self.replica = replica or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.lease_seconds = lease_seconds
 
     # -- the webhook path ------------------------------------------------------------------
 
@@ -95,15 +130,16 @@ class Journal(HookRows, JournalState):
 
         *payload* is the request body (stored as sent) or its decoded dict. It must be a JSON
         object: anything else raises ``ValueError`` before anything is written. The delivery
-        is committed when this returns True. ``sqlite3.Error`` means it was not journaled.
+        is committed when this returns True. A database error means it was not journaled.
         """
         blob = compress(body_of(delivery_id, payload))
         at = time.time() if now is None else now
-        with self._lock:
-            cursor = self._conn.execute(
-                INSERT, (delivery_id, event, action, blob, at, at, issue_key)
-            )
-            return cursor.rowcount == 1
+        with self._write() as tx:
+            new = tx.execute(INSERT, (delivery_id, event, action, blob, at, at, issue_key))
+            accepted = bool(new.fetchall())
+            if accepted:
+                tx.notify()
+        return accepted
 
     def record_many(
         self, entries: Sequence[NewDelivery], *, now: float | None = None
@@ -120,19 +156,21 @@ class Journal(HookRows, JournalState):
         """
         at = time.time() if now is None else now
         blobs = [compress(entry.body) for entry in entries]  # before the lock: zlib is slow
-        results: builtins.list[bool] = []
-        with self._write() as conn:
+        with self._write() as tx:
             known: dict[str, str] = {}
             ids = list({entry.delivery_id: None for entry in entries})
             for chunk in _chunks(ids):
                 marks = ", ".join("?" * len(chunk))
                 known.update(
-                    conn.execute(
+                    tx.execute(
                         f"SELECT id, state FROM deliveries WHERE id IN ({marks})", chunk
                     ).fetchall()
                 )
             rows: builtins.list[tuple[Any, ...]] = []
-            requeued: builtins.list[tuple[float, str]] = []
+            requeue: builtins.list[str] = []
+            # Per entry: the id it may be accepted as, or None (a duplicate in this batch, or
+            # a delivery already journaled and not failed).
+            candidates: builtins.list[str | None] = []
             for entry, blob in zip(entries, blobs, strict=True):
                 state = known.get(entry.delivery_id)
                 if state is None:
@@ -140,24 +178,37 @@ class Journal(HookRows, JournalState):
                         (entry.delivery_id, entry.event, entry.action, blob, at, at,
                          entry.issue_key)
                     )  # fmt: skip
-                    known[entry.delivery_id] = "pending"
                 elif state == "failed":
                     # A redelivery (GitHub's "Redeliver" button) of a delivery that failed for
                     # good puts it back in the queue, as an operator pressing it expects.
-                    requeued.append((at, entry.delivery_id))
-                    known[entry.delivery_id] = "pending"
-                results.append(state in (None, "failed"))
+                    requeue.append(entry.delivery_id)
+                candidates.append(entry.delivery_id if state in (None, "failed") else None)
+                known[entry.delivery_id] = "pending"
+            # Another replica may journal the same id at the same moment: the row's key
+            # decides, and RETURNING says which inserts (and which requeues) were this one's.
+            accepted: set[str] = set()
             for part in _chunks(rows):
-                conn.execute(
-                    INSERT_PREFIX + ", ".join([INSERT_VALUES] * len(part)),
-                    [value for row in part for value in row],
+                accepted.update(
+                    row[0]
+                    for row in tx.execute(
+                        INSERT_PREFIX + ", ".join([INSERT_VALUES] * len(part)) + INSERT_SUFFIX,
+                        [value for row in part for value in row],
+                    ).fetchall()
                 )
-            conn.executemany(
-                "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?"
-                " WHERE id = ? AND state = 'failed'",
-                requeued,
-            )
-        return results
+            for chunk in _chunks(requeue):
+                marks = ", ".join("?" * len(chunk))
+                accepted.update(
+                    row[0]
+                    for row in tx.execute(
+                        "UPDATE deliveries SET state = 'pending', attempts = 0,"
+                        f" next_attempt_at = ? WHERE id IN ({marks}) AND state = 'failed'"
+                        " RETURNING id",
+                        (at, *chunk),
+                    ).fetchall()
+                )
+            if accepted:
+                tx.notify()
+        return [candidate is not None and candidate in accepted for candidate in candidates]
 
     def seen(self, delivery_id: str) -> bool:
         """Whether a delivery with this id is in the journal (in any state)."""
@@ -175,17 +226,20 @@ class Journal(HookRows, JournalState):
         """
         _check_limit(limit)
         at = time.time() if now is None else now
-        with self._write() as conn:
-            rows: builtins.list[Row] = conn.execute(
-                f"SELECT {COLUMNS} FROM deliveries"
-                " WHERE state = 'pending' AND next_attempt_at <= ?"
-                " ORDER BY received_at, rowid LIMIT ?",
-                (at, limit),
-            ).fetchall()
-            conn.executemany(
-                "UPDATE deliveries SET state = 'processing' WHERE id = ?",
-                [(row[0],) for row in rows],
-            )
+        with self._write() as tx:
+            if self.is_shared:
+                rows = self._claim_shared(tx, at, limit)
+            else:
+                rows = tx.execute(
+                    f"SELECT {COLUMNS} FROM deliveries"
+                    " WHERE state = 'pending' AND next_attempt_at <= ?"
+                    " ORDER BY received_at, rowid LIMIT ?",
+                    (at, limit),
+                ).fetchall()
+                tx.executemany(
+                    "UPDATE deliveries SET state = 'processing' WHERE id = ?",
+                    [(row[0],) for row in rows],
+                )
         claimed: builtins.list[Delivery] = []
         unreadable: builtins.list[tuple[str, str]] = []
         for row in rows:
@@ -196,14 +250,94 @@ class Journal(HookRows, JournalState):
                 # Should the process stop before this, resume() queues it and it fails then.
                 unreadable.append((f"unreadable payload: {exc}", row[0]))
         if unreadable:
-            with self._write() as conn:
-                conn.executemany(
+            with self._write() as tx:
+                tx.executemany(
                     "UPDATE deliveries SET state = 'failed', last_error = ? WHERE id = ?",
                     unreadable,
                 )
             for error, delivery_id in unreadable:
                 logger.warning("delivery %s: %s", delivery_id, error)
         return claimed
+
+    def _claim_shared(self, tx: Transaction, at: float, limit: int) -> builtins.list[Row]:
+        """PostgreSQL's claim: due pending deliveries of issues no other replica is working
+        on, locked with SKIP LOCKED (rows another transaction is writing are left for the
+        next claim), marked as this replica's. The advisory lock makes claims take turns, so
+        that two replicas cannot both see an issue free and claim it at the same moment."""
+        tx.lock("claim")
+        rows: builtins.list[Row] = tx.execute(
+            f"SELECT {COLUMNS} FROM deliveries d"
+            " WHERE d.state = 'pending' AND d.next_attempt_at <= ?"
+            " AND (d.issue_key IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries p"
+            " WHERE p.state = 'processing' AND p.issue_key = d.issue_key"
+            " AND p.claimed_by IS DISTINCT FROM ?))"
+            " ORDER BY d.received_at, d.seq LIMIT ? FOR UPDATE SKIP LOCKED",
+            (at, self.replica, limit),
+        ).fetchall()
+        if rows:
+            tx.execute(
+                "UPDATE deliveries SET state = 'processing', claimed_by = ? WHERE id = ANY(?)",
+                (self.replica, [row[0] for row in rows]),
+            )
+        return rows
+
+    def heartbeat(self, *, now: float | None = None) -> int:
+        """Renew this replica's heartbeat and take over the claims of replicas whose
+        heartbeat is older than the lease (put back to ``pending``, due now); return how many
+        deliveries were taken over. Nothing to do on SQLite, where one process works."""
+        if not self.is_shared:
+            return 0
+        at = time.time() if now is None else now
+        expired = at - self.lease_seconds
+        with self._write() as tx:
+            tx.execute(
+                "INSERT INTO replicas (id, started_at, heartbeat_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
+                (self.replica, at, at),
+            )
+            taken = tx.execute(
+                "UPDATE deliveries SET state = 'pending', claimed_by = NULL, last_error = ?,"
+                " next_attempt_at = LEAST(next_attempt_at, ?)"
+                " WHERE state = 'processing' AND claimed_by IS DISTINCT FROM ?"
+                " AND NOT EXISTS (SELECT 1 FROM replicas r"
+                " WHERE r.id = deliveries.claimed_by AND r.heartbeat_at >= ?)",
+                (TAKEN_OVER_ERROR, at, self.replica, expired),
+            ).rowcount
+            tx.execute("DELETE FROM replicas WHERE heartbeat_at < ?", (expired,))
+            if taken:
+                tx.notify()
+        if taken:
+            logger.warning(
+                "took over %d deliveries from replicas whose heartbeat stopped more than"
+                " %.0f s ago",
+                taken, self.lease_seconds,
+            )  # fmt: skip
+        return taken
+
+    def leave(self) -> None:
+        """At a clean stop: put this replica's claims back (none, when its work finished)
+        and remove its heartbeat, so no one waits for its lease to expire."""
+        if not self.is_shared:
+            return
+        with self._write() as tx:
+            tx.execute(
+                "UPDATE deliveries SET state = 'pending', claimed_by = NULL, last_error = ?"
+                " WHERE state = 'processing' AND claimed_by = ?",
+                (RESUMED_ERROR, self.replica),
+            )
+            tx.execute("DELETE FROM replicas WHERE id = ?", (self.replica,))
+
+    def replicas(self, *, now: float | None = None) -> builtins.list[tuple[str, float]]:
+        """The replicas whose heartbeat is within the lease: ``(id, seconds since it)``;
+        empty on SQLite."""
+        if not self.is_shared:
+            return []
+        at = time.time() if now is None else now
+        rows = self._read(
+            "SELECT id, heartbeat_at FROM replicas WHERE heartbeat_at >= ? ORDER BY id",
+            (at - self.lease_seconds,),
+        )
+        return [(str(name), at - float(beat)) for name, beat in rows]
 
     def next_due_at(self) -> float | None:
         """The earliest ``next_attempt_at`` among pending deliveries; None when none is pending."""
@@ -215,8 +349,8 @@ class Journal(HookRows, JournalState):
         are skipped. Raises ``ValueError`` for another *state*."""
         if state not in FINISHED_STATES:
             raise ValueError(f"state must be one of {FINISHED_STATES}, not {state!r}")
-        with self._write() as conn:
-            conn.executemany(
+        with self._write() as tx:
+            tx.executemany(
                 "UPDATE deliveries SET state = ? WHERE id = ?",
                 [(state, delivery_id) for delivery_id in delivery_ids],
             )
@@ -243,12 +377,12 @@ class Journal(HookRows, JournalState):
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be at least 1, not {max_attempts}")
         at = time.time() if now is None else now
-        with self._write() as conn:
-            row = _row_of(conn, "attempts, event, issue_key", delivery_id)
+        with self._write() as tx:
+            row = _row_of(tx, "attempts, event, issue_key", delivery_id)
             attempts = row[0] + 1
             if attempts >= max_attempts:
                 state = "failed"
-                conn.execute(
+                tx.execute(
                     "UPDATE deliveries SET state = 'failed', attempts = ?, last_error = ?"
                     " WHERE id = ?",
                     (attempts, error, delivery_id),
@@ -258,7 +392,7 @@ class Journal(HookRows, JournalState):
                 # The exponent is capped so a huge attempt count cannot overflow a float.
                 delay = min(max_delay, base_delay * 2 ** min(attempts - 1, 64))
                 delay *= random.uniform(1 - JITTER, 1 + JITTER)
-                conn.execute(
+                tx.execute(
                     "UPDATE deliveries SET state = 'pending', attempts = ?, last_error = ?,"
                     " next_attempt_at = ? WHERE id = ?",
                     (attempts, error, at + delay, delivery_id),
@@ -273,9 +407,9 @@ class Journal(HookRows, JournalState):
     def mark_failed(self, delivery_id: str, error: str) -> None:
         """Count a failed attempt and move the delivery straight to ``failed`` (a permanent
         error; retrying cannot help). Raises ``KeyError`` for an unknown id."""
-        with self._write() as conn:
-            row = _row_of(conn, "event, issue_key", delivery_id)
-            conn.execute(
+        with self._write() as tx:
+            row = _row_of(tx, "event, issue_key", delivery_id)
+            tx.execute(
                 "UPDATE deliveries SET state = 'failed', attempts = attempts + 1, last_error = ?"
                 " WHERE id = ?",
                 (error, delivery_id),
@@ -286,11 +420,15 @@ class Journal(HookRows, JournalState):
         """At start-up: put every ``processing`` delivery (the last process stopped while working
         on it) back to ``pending``, due now, and return how many.
 
-        Only one process may work on a journal: this takes back whatever another one holds.
-        The attempt count is unchanged; ``last_error`` records the interruption.
+        On SQLite one process works on a journal: this takes back whatever another one holds.
+        On PostgreSQL it is :meth:`heartbeat`: only the claims of replicas whose lease has
+        expired are taken back, never a live replica's. The attempt count is unchanged;
+        ``last_error`` records the interruption.
         """
-        with self._write() as conn:
-            count = conn.execute(
+        if self.is_shared:
+            return self.heartbeat()
+        with self._write() as tx:
+            count = tx.execute(
                 "UPDATE deliveries SET state = 'pending', last_error = ?"
                 " WHERE state = 'processing'",
                 (RESUMED_ERROR,),
@@ -309,15 +447,16 @@ class Journal(HookRows, JournalState):
         ``ValueError`` for a delivery being processed right now.
         """
         at = time.time() if now is None else now
-        with self._write() as conn:
-            row: Row = _row_of(conn, COLUMNS, delivery_id)
+        with self._write() as tx:
+            row: Row = _row_of(tx, COLUMNS, delivery_id)
             if row[5] not in RETRYABLE_STATES:
                 raise ValueError(f"delivery {delivery_id} is being processed; retry it later")
-            conn.execute(
+            tx.execute(
                 "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?"
                 " WHERE id = ?",
                 (at, delivery_id),
             )
+            tx.notify()
         logger.info(
             "delivery %s (%s, %s) retried by an operator (was %s)",
             delivery_id, row[1], row[9], row[5],
@@ -339,10 +478,12 @@ class Journal(HookRows, JournalState):
             unknown = set(wanted) - set(STATES)
             if unknown:
                 raise ValueError(f"unknown states {sorted(unknown)}; known: {STATES}")
+        if not wanted:
+            return []
         marks = ", ".join("?" * len(wanted))
         rows: builtins.list[Row] = self._read(
             f"SELECT {COLUMNS} FROM deliveries WHERE state IN ({marks})"
-            " ORDER BY received_at DESC, rowid DESC LIMIT ?",
+            f" ORDER BY received_at DESC, {self.database.insertion_order} DESC LIMIT ?",
             (*wanted, limit),
         )
         # Decoded outside the lock; an unreadable payload is shown empty rather than hiding
@@ -368,8 +509,8 @@ class Journal(HookRows, JournalState):
         age (an operator may retry an old failed one).
         """
         at = time.time() if now is None else now
-        with self._write() as conn:
-            return conn.execute(
+        with self._write() as tx:
+            return tx.execute(
                 "DELETE FROM deliveries WHERE state IN ('done', 'ignored') AND received_at < ?",
                 (at - older_than_days * 86400,),
             ).rowcount
@@ -388,7 +529,8 @@ class Journal(HookRows, JournalState):
         ``attempts``, ``last_error``; None when none has failed."""
         row = self._read_one(
             "SELECT id, event, action, issue_key, received_at, attempts, last_error"
-            " FROM deliveries WHERE state = 'failed' ORDER BY received_at, rowid LIMIT 1"
+            " FROM deliveries WHERE state = 'failed'"
+            f" ORDER BY received_at, {self.database.insertion_order} LIMIT 1"
         )
         if row is None:
             return None
@@ -408,9 +550,12 @@ def _check_limit(limit: int) -> None:
         raise ValueError(f"limit must be at least 1, not {limit}")
 
 
-def _row_of(conn: sqlite3.Connection, columns: str, delivery_id: str) -> Any:
-    """*columns* of one delivery, read in the caller's transaction; ``KeyError`` when unknown."""
-    row = conn.execute(f"SELECT {columns} FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
+def _row_of(tx: Transaction, columns: str, delivery_id: str) -> Any:
+    """*columns* of one delivery, read (and on PostgreSQL locked) in the caller's transaction;
+    ``KeyError`` when unknown."""
+    row = tx.execute(
+        f"SELECT {columns} FROM deliveries WHERE id = ?{tx.for_update}", (delivery_id,)
+    ).fetchone()
     if row is None:
         raise KeyError(delivery_id)
     return row

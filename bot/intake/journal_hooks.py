@@ -75,14 +75,15 @@ class HookRows(JournalFile):
         """Store a hook just created for a base, its cursor at 1. Replacing a hook the bot
         had followed sets ``gap_since`` to the last moment the old one was known to work."""
         at = time.time() if now is None else now
-        with self._write() as conn:
-            old = conn.execute(
+        with self._write() as tx:
+            tx.lock(f"hook:{base_id}")
+            old = tx.execute(
                 "SELECT webhook_id, last_listed_at, created_at, gap_since, following_since"
                 " FROM airtable_hooks WHERE base_id = ?",
                 (base_id,),
             ).fetchone()
             if old is None:
-                conn.execute(
+                tx.execute(
                     "INSERT INTO airtable_hooks (base_id, webhook_id, mac_secret, cursor,"
                     " expires_at, following_since, created_at) VALUES (?, ?, ?, 1, ?, ?, ?)",
                     (base_id, webhook_id, mac_secret, expires_at, at, at),
@@ -92,7 +93,7 @@ class HookRows(JournalFile):
                 # The oldest moment not known to be covered: an earlier gap still open, else
                 # the old hook's last listing, else its creation.
                 start = next(t for t in (gap, listed, created, following) if t is not None)
-                conn.execute(
+                tx.execute(
                     "UPDATE airtable_hooks SET webhook_id = ?, mac_secret = ?, cursor = 1,"
                     " expires_at = ?, created_at = ?, last_error = NULL, last_error_at = NULL,"
                     " gap_since = ? WHERE base_id = ?",
@@ -104,8 +105,8 @@ class HookRows(JournalFile):
 
     def note_hook_expiry(self, base_id: str, webhook_id: str, expires_at: str | None) -> None:
         """Remember the expiry Airtable gave after a refresh or a listing."""
-        with self._write() as conn:
-            conn.execute(
+        with self._write() as tx:
+            tx.execute(
                 "UPDATE airtable_hooks SET expires_at = ? WHERE base_id = ? AND webhook_id = ?",
                 (expires_at, base_id, webhook_id),
             )
@@ -113,16 +114,16 @@ class HookRows(JournalFile):
     def note_hook_error(self, base_id: str, error: str, *, now: float | None = None) -> None:
         """Remember the last error met while following a base (kept after it recovers)."""
         at = time.time() if now is None else now
-        with self._write() as conn:
-            conn.execute(
+        with self._write() as tx:
+            tx.execute(
                 "UPDATE airtable_hooks SET last_error = ?, last_error_at = ? WHERE base_id = ?",
                 (error[:500], at, base_id),
             )
 
     def forget_hook(self, base_id: str) -> None:
         """The hook was deleted: keep the row (and when the bot began following the base)."""
-        with self._write() as conn:
-            conn.execute(
+        with self._write() as tx:
+            tx.execute(
                 "UPDATE airtable_hooks SET webhook_id = NULL, mac_secret = NULL, cursor = 1,"
                 " expires_at = NULL WHERE base_id = ?",
                 (base_id,),
@@ -142,23 +143,26 @@ class HookRows(JournalFile):
         is no longer ``webhook_id`` (it was replaced meanwhile)."""
         at = time.time() if now is None else now
         new = 0
-        with self._write() as conn:
-            current = conn.execute(
+        with self._write() as tx:
+            tx.lock(f"hook:{base_id}")
+            current = tx.execute(
                 "SELECT webhook_id FROM airtable_hooks WHERE base_id = ?", (base_id,)
             ).fetchone()
             if current is None or current[0] != webhook_id:
                 return 0
             for entry in entries:
-                cursor_row = conn.execute(
+                cursor_row = tx.execute(
                     INSERT,
                     (
                         entry.delivery_id, entry.event, entry.action, compress(entry.body),
                         at, at, entry.issue_key,
                     ),
                 )  # fmt: skip
-                new += cursor_row.rowcount
+                new += len(cursor_row.fetchall())
+            if new:
+                tx.notify()
             payload_at = at if entries else None
-            conn.execute(
+            tx.execute(
                 "UPDATE airtable_hooks SET cursor = ?, last_listed_at = ?,"
                 " last_payload_at = COALESCE(?, last_payload_at) WHERE base_id = ?",
                 (cursor, at, payload_at, base_id),
@@ -169,18 +173,20 @@ class HookRows(JournalFile):
         """Journal the sweep that covers a replaced hook's gap and clear the gap, in one
         transaction; False when that gap was already handed over."""
         at = time.time()
-        with self._write() as conn:
-            row = conn.execute(
+        with self._write() as tx:
+            tx.lock(f"hook:{base_id}")
+            row = tx.execute(
                 "SELECT gap_since FROM airtable_hooks WHERE base_id = ?", (base_id,)
             ).fetchone()
             if row is None or row[0] is None:
                 return False
-            conn.execute(
+            tx.execute(
                 INSERT,
                 (entry.delivery_id, entry.event, entry.action, compress(entry.body), at, at,
                  entry.issue_key),
-            )  # fmt: skip
-            conn.execute(
+            ).fetchall()  # fmt: skip
+            tx.notify()
+            tx.execute(
                 "UPDATE airtable_hooks SET gap_since = NULL WHERE base_id = ? AND gap_since = ?",
                 (base_id, gap_since),
             )

@@ -17,13 +17,15 @@ COLUMNS: Final = (
 )
 Row = tuple[str, str, str | None, bytes, float, str, int, float, str | None, str | None]
 # One delivery's insert is INSERT; several in one statement are INSERT_PREFIX followed by
-# INSERT_VALUES once per row, joined with ", ".
+# INSERT_VALUES once per row, joined with ", ", then INSERT_SUFFIX. A delivery whose id is
+# known is left as it is, and RETURNING names those that were new.
 INSERT_PREFIX: Final = (
-    "INSERT OR IGNORE INTO deliveries"
+    "INSERT INTO deliveries"
     " (id, event, action, payload, received_at, state, next_attempt_at, issue_key) VALUES "
 )
 INSERT_VALUES: Final = "(?, ?, ?, ?, ?, 'pending', ?, ?)"
-INSERT: Final = INSERT_PREFIX + INSERT_VALUES
+INSERT_SUFFIX: Final = " ON CONFLICT (id) DO NOTHING RETURNING id"
+INSERT: Final = INSERT_PREFIX + INSERT_VALUES + INSERT_SUFFIX
 
 
 @dataclass(frozen=True)

@@ -1,23 +1,32 @@
-"""The journal's SQLite file: its schema, the versioned migrations, and the one connection.
+"""The journal's database: its schema, the versioned migrations of each backend, the store.
 
-:class:`JournalFile` opens (creating or migrating) the file in WAL mode and guards its one
-connection with a lock; the journal's stores build on it: the key/value state in
-:mod:`bot.intake.journal_state`, the delivery queue in :mod:`bot.intake.journal`.
+:class:`JournalFile` opens (creating or migrating) the journal on a SQLite file (the
+embedded default, in WAL mode) or, given a ``postgresql://`` URL, on PostgreSQL, through the
+one interface of :mod:`bot.storage.database`; the journal's stores build on it: the
+key/value state in :mod:`bot.intake.journal_state`, the delivery queue in
+:mod:`bot.intake.journal`.
 
-A schema change is a new entry at the end of :data:`MIGRATIONS` and a higher
-:data:`SCHEMA_VERSION`; a journal written by a newer bot is refused, not guessed at.
+A schema change is a new entry at the end of :data:`MIGRATIONS` (SQLite) and of
+:data:`POSTGRES_MIGRATIONS`; a journal written by a newer bot is refused, not guessed at.
+PostgreSQL's schema holds what several replicas share beyond SQLite's: the per-base request
+budget, the replicas' heartbeats, and which replica claimed each delivery.
 """
 
 from __future__ import annotations
 
-import os
-import sqlite3
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final, Self
+
+from bot.storage.database import (
+    STORE_ERRORS,
+    Database,
+    SqliteDatabase,
+    Transaction,
+    open_database,
+)
 
 SCHEMA_VERSION: Final = 3
 # MIGRATIONS[n] takes a journal from user_version n to n + 1; append, never edit.
@@ -71,6 +80,74 @@ MIGRATIONS: Final = (
     """,
 )
 
+COMPONENT: Final = "journal"
+# POSTGRES_MIGRATIONS[n] takes a PostgreSQL schema from version n to n + 1; append, never
+# edit. Version 1 is SQLite's version 3 plus what replicas share.
+POSTGRES_MIGRATIONS: Final = (
+    """
+    CREATE TABLE deliveries (
+        id              TEXT PRIMARY KEY,
+        seq             BIGINT GENERATED ALWAYS AS IDENTITY,
+        event           TEXT NOT NULL,
+        action          TEXT,
+        payload         BYTEA NOT NULL,  -- zlib-compressed JSON
+        received_at     DOUBLE PRECISION NOT NULL,
+        state           TEXT NOT NULL CHECK (state IN
+                            ('pending', 'processing', 'done', 'failed', 'ignored')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at DOUBLE PRECISION NOT NULL,
+        last_error      TEXT,
+        issue_key       TEXT,
+        claimed_by      TEXT             -- the replica working on it (state processing)
+    );
+    CREATE INDEX deliveries_state_due ON deliveries (state, next_attempt_at);
+    CREATE INDEX deliveries_received ON deliveries (received_at);
+    CREATE INDEX deliveries_processing_issue ON deliveries (issue_key)
+        WHERE state = 'processing';
+    CREATE TABLE watermarks (
+        issue_key  TEXT PRIMARY KEY,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE not_visible (
+        issue_key  TEXT PRIMARY KEY,
+        url        TEXT NOT NULL,
+        repository TEXT NOT NULL,
+        first_seen DOUBLE PRECISION NOT NULL,
+        last_seen  DOUBLE PRECISION NOT NULL
+    );
+    CREATE TABLE airtable_hooks (
+        base_id         TEXT PRIMARY KEY,
+        webhook_id      TEXT,
+        mac_secret      TEXT,
+        cursor          INTEGER NOT NULL DEFAULT 1,
+        expires_at      TEXT,
+        following_since DOUBLE PRECISION NOT NULL,
+        created_at      DOUBLE PRECISION,
+        last_payload_at DOUBLE PRECISION,
+        last_listed_at  DOUBLE PRECISION,
+        last_error      TEXT,
+        last_error_at   DOUBLE PRECISION,
+        gap_since       DOUBLE PRECISION
+    );
+    CREATE TABLE airtable_budget (
+        base_id      TEXT PRIMARY KEY,
+        booked_until DOUBLE PRECISION NOT NULL DEFAULT 0,
+        paused_until DOUBLE PRECISION NOT NULL DEFAULT 0
+    );
+    CREATE TABLE replicas (
+        id           TEXT PRIMARY KEY,  -- host, process and a random part
+        started_at   DOUBLE PRECISION NOT NULL,
+        heartbeat_at DOUBLE PRECISION NOT NULL
+    )
+    """,
+)
+# The tables a migrated PostgreSQL journal has (for `check`).
+POSTGRES_TABLES: Final = (
+    "deliveries", "watermarks", "meta", "not_visible", "airtable_hooks", "airtable_budget",
+    "replicas",
+)  # fmt: skip
+
 # An upsert into the meta table: (key, value).
 SET_META: Final = (
     "INSERT INTO meta (key, value) VALUES (?, ?)"
@@ -79,81 +156,59 @@ SET_META: Final = (
 
 
 class JournalFile:
-    """One journal file: the migrated schema, one connection, its lock and transactions.
+    """The journal's database, migrated: a SQLite file or a PostgreSQL schema.
 
     Synchronous and thread-safe. Usable as a context manager that closes it.
     """
 
-    def __init__(self, path: Path | str, *, timeout: float = 5.0) -> None:
-        """Open (creating or migrating) the journal at *path*; ``":memory:"`` for a test one.
+    def __init__(self, location: Path | str | Database, *, timeout: float = 5.0) -> None:
+        """Open (creating or migrating) the journal at *location*: a file path (its folder is
+        created; ``":memory:"`` for a test one), a ``postgresql://`` URL, or an open
+        :class:`~bot.storage.database.Database` (closed with the journal).
 
-        The parent folder is created. *timeout* is how long a write waits for another
-        connection (an operator's CLI on the same file) to release the lock before
-        ``sqlite3.OperationalError: database is locked``. Raises ``RuntimeError`` for a journal
-        written by a newer version of the bot.
+        *timeout* is how long a SQLite write waits for another connection (an operator's
+        CLI on the same file) before ``sqlite3.OperationalError: database is locked``.
+        Raises ``RuntimeError`` for a journal written by a newer version of the bot, and one
+        of :data:`~bot.storage.database.STORE_ERRORS` when the database cannot be used.
         """
-        self._path = str(path)
-        self._lock = threading.Lock()
-        self._file_id: tuple[int, int] | None = None
-        if self._path != ":memory:":
-            Path(self._path).parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: no implicit transactions; writes that take more than one
-        # statement open their own with BEGIN IMMEDIATE (see _write).
-        self._conn = sqlite3.connect(
-            self._path, timeout=timeout, isolation_level=None, check_same_thread=False
-        )
+        if isinstance(location, Database):
+            self.database = location
+        else:
+            self.database = open_database(
+                location if isinstance(location, str) else str(location), timeout=timeout
+            )
         try:
-            # WAL with synchronous=NORMAL: a commit is in the WAL file (in the OS page cache)
-            # before it returns, so it survives the process being killed at any point; only a
-            # power loss or an OS crash can undo the last few commits, and the database stays
-            # consistent even then. No fsync per delivery keeps record() fast enough for the
-            # event loop; only the commit that triggers a WAL checkpoint (every 1000 pages,
-            # a few hundred deliveries) syncs, and takes a few milliseconds.
-            # https://www.sqlite.org/pragma.html#pragma_synchronous, https://www.sqlite.org/wal.html
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._migrate()
-            if self._path != ":memory:":
-                st = os.stat(self._path)
-                self._file_id = (st.st_dev, st.st_ino)
+            if self.database.dialect == "postgresql":
+                self.database.migrate(COMPONENT, POSTGRES_MIGRATIONS)
+            else:
+                self.database.migrate(COMPONENT, MIGRATIONS)
         except BaseException:
-            self._conn.close()
+            self.database.close()
             raise
 
-    def _migrate(self) -> None:
-        """Bring the schema to SCHEMA_VERSION in one transaction (another process opening the
-        same file at the same time waits, then finds it done)."""
-        with self._write() as conn:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise RuntimeError(
-                    f"journal {self._path} has schema version {version}; this bot knows up to"
-                    f" {SCHEMA_VERSION}: upgrade the bot or use another DELIVERABLES_BOT_DATA"
-                )
-            for step in range(version, SCHEMA_VERSION):
-                for statement in MIGRATIONS[step].split(";"):
-                    conn.execute(statement)
-            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    @property
+    def is_shared(self) -> bool:
+        """Whether several processes (replicas) may work on this journal: PostgreSQL."""
+        return self.database.dialect == "postgresql"
+
+    @property
+    def description(self) -> str:
+        """Where the journal is, for messages (a file path, or a URL without its password)."""
+        return self.database.description
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction under the lock: committed on success, rolled back on error."""
-        with self._lock:
-            # BEGIN IMMEDIATE takes SQLite's write lock now, so a read-then-write (claim_due,
-            # advance_watermark) cannot interleave with another connection's write.
-            self._conn.execute("BEGIN IMMEDIATE")
-            with self._conn:  # commits, or rolls back on an exception or a failed commit
-                yield self._conn
+    def _write(self) -> Iterator[Transaction]:
+        """A write transaction: committed on success, rolled back on error."""
+        with self.database.write() as tx:
+            yield tx
 
     def _read(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[Any]:
-        """Every row of one query, under the lock."""
-        with self._lock:
-            return self._conn.execute(sql, parameters).fetchall()
+        """Every row of one query."""
+        return self.database.read(sql, parameters)
 
     def _read_one(self, sql: str, parameters: tuple[Any, ...] = ()) -> Any:
-        """The first row of one query (None when there is none), under the lock."""
-        with self._lock:
-            return self._conn.execute(sql, parameters).fetchone()
+        """The first row of one query (None when there is none)."""
+        return self.database.read_one(sql, parameters)
 
     def __enter__(self) -> Self:
         """Use the journal as a context manager; it is closed on exit."""
@@ -166,24 +221,27 @@ class JournalFile:
     def check_writable(self) -> str | None:
         """For /readyz: None when a write transaction commits, else the reason it did not.
 
-        Also not writable: a journal file removed or replaced since it was opened. SQLite
-        keeps writing to the unlinked file and the deliveries would be lost at the next start.
+        Also not writable: a SQLite journal file removed or replaced since it was opened.
+        SQLite keeps writing to the unlinked file and the deliveries would be lost at the
+        next start.
         """
         try:
-            with self._write() as conn:
-                conn.execute(SET_META, ("write_checked_at", str(time.time())))
-        except sqlite3.Error as exc:
-            return f"journal {self._path} is not writable: {exc}"
-        if self._file_id is not None:
-            try:
-                st = os.stat(self._path)
-            except OSError as exc:
-                return f"journal {self._path} was removed: {exc.strerror}"
-            if (st.st_dev, st.st_ino) != self._file_id:
-                return f"journal {self._path} was replaced by another file"
+            with self._write() as tx:
+                tx.execute(SET_META, ("write_checked_at", str(time.time())))
+        except STORE_ERRORS as exc:
+            return f"journal {self.description} is not writable: {_first_line(exc)}"
+        if isinstance(self.database, SqliteDatabase):
+            replaced = self.database.replaced()
+            if replaced is not None:
+                return f"journal {replaced}"
         return None
 
     def close(self) -> None:
-        """Close the connection; calling it again does nothing. Later calls raise."""
-        with self._lock:
-            self._conn.close()
+        """Close the database; calling it again does nothing. Later calls raise."""
+        self.database.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    """An error's message, its first line only (PostgreSQL's can run to several)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -30,19 +30,20 @@ class JournalState(JournalFile):
 
     def set_meta(self, key: str, value: str) -> None:
         """Store *value* under *key* (replacing what was there), durably."""
-        with self._write() as conn:
-            conn.execute(SET_META, (key, value))
+        with self._write() as tx:
+            tx.execute(SET_META, (key, value))
 
     # -- issues GitHub does not let the bot see ---------------------------------------------
 
     def note_not_visible(self, issue_key: str, url: str, repository: str) -> bool:
         """Remember that GitHub answered 404 for an issue; True when it was not known yet."""
         at = time.time()
-        with self._write() as conn:
-            known = conn.execute(
+        with self._write() as tx:
+            tx.lock(f"not-visible:{issue_key}")
+            known = tx.execute(
                 "SELECT 1 FROM not_visible WHERE issue_key = ?", (issue_key,)
             ).fetchone()
-            conn.execute(
+            tx.execute(
                 "INSERT INTO not_visible (issue_key, url, repository, first_seen, last_seen)"
                 " VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (issue_key) DO UPDATE SET last_seen = excluded.last_seen",
@@ -52,8 +53,8 @@ class JournalState(JournalFile):
 
     def clear_not_visible(self, issue_key: str) -> None:
         """Forget an issue GitHub answered 404 for (it was read again)."""
-        with self._write() as conn:
-            conn.execute("DELETE FROM not_visible WHERE issue_key = ?", (issue_key,))
+        with self._write() as tx:
+            tx.execute("DELETE FROM not_visible WHERE issue_key = ?", (issue_key,))
 
     def not_visible(self) -> list[tuple[str, str, float]]:
         """Issues GitHub last answered 404 for: ``(url, repository, first_seen)``, oldest first."""
@@ -81,8 +82,9 @@ class JournalState(JournalFile):
         ``ValueError`` for a time without a time zone or not ISO 8601.
         """
         new = _aware(updated_at)
-        with self._write() as conn:
-            row = conn.execute(
+        with self._write() as tx:
+            tx.lock(f"watermark:{issue_key}")  # replicas deciding on one issue take turns
+            row = tx.execute(
                 "SELECT updated_at FROM watermarks WHERE issue_key = ?", (issue_key,)
             ).fetchone()
             if row is not None:
@@ -91,7 +93,7 @@ class JournalState(JournalFile):
                     return False
                 if new == old:
                     return True
-            conn.execute(
+            tx.execute(
                 "INSERT INTO watermarks (issue_key, updated_at) VALUES (?, ?)"
                 " ON CONFLICT (issue_key) DO UPDATE SET updated_at = excluded.updated_at",
                 (issue_key, updated_at),

@@ -1,4 +1,5 @@
-"""Tests for bot/journal.py: the delivery journal on real SQLite files, no network."""
+"""Tests for bot/intake/journal.py: the delivery journal on real SQLite files and a real
+PostgreSQL server (tests taking ``journal`` run on both), no network."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from hypothesis import strategies as st
 from bot.intake.journal import RESUMED_ERROR, STATES, Journal
 from bot.intake.journal_rows import Delivery, NewDelivery
 from bot.intake.journal_schema import SCHEMA_VERSION
+from bot.storage.database import STORE_ERRORS
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = 1_700_000_000.0  # a fixed "now" so schedules are exact
@@ -40,8 +42,16 @@ BODY = json.dumps(PAYLOAD, indent=2).encode()
 
 
 @pytest.fixture
-def journal(tmp_path: Path):
-    """A journal on a file in a folder that does not exist yet."""
+def journal(store_location: str):
+    """A journal on each backend: a file in a folder that does not exist yet, then a
+    PostgreSQL schema of the test's own."""
+    with Journal(store_location) as j:
+        yield j
+
+
+@pytest.fixture
+def sqlite_journal(tmp_path: Path):
+    """A journal on a SQLite file, for what only a file does (a full disk, one process)."""
     with Journal(tmp_path / "data" / "journal.db") as j:
         yield j
 
@@ -390,7 +400,8 @@ def test_nothing_is_lost_when_the_process_is_killed(
         assert delivery.last_error is None
 
 
-def test_resume_puts_processing_back_to_pending(journal: Journal) -> None:
+def test_resume_puts_processing_back_to_pending(sqlite_journal: Journal) -> None:
+    journal = sqlite_journal
     assert journal.resume() == 0
     for n in range(3):
         _record(journal, f"d-{n}", at=T0 + n)
@@ -598,7 +609,8 @@ def test_check_writable_when_another_process_holds_the_lock(tmp_path: Path) -> N
             other.close()
 
 
-def test_check_writable_when_the_disk_is_full(journal: Journal) -> None:
+def test_check_writable_when_the_disk_is_full(sqlite_journal: Journal) -> None:
+    journal = sqlite_journal
     # Tests run as root, where chmod does not stop a write. A file-size limit of 0 bytes does:
     # every write that grows a file fails with EFBIG, as on a full disk. Nothing may be printed
     # while the limit is on (pytest captures output in files).
@@ -673,7 +685,7 @@ def test_a_file_that_is_not_a_journal_is_refused(tmp_path: Path) -> None:
 
 def test_a_closed_journal_raises(journal: Journal) -> None:
     journal.close()
-    with pytest.raises(sqlite3.ProgrammingError):
+    with pytest.raises(STORE_ERRORS):
         journal.record("d-1", "issues", "opened", BODY)
 
 

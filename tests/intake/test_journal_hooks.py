@@ -16,8 +16,8 @@ def entry(number: int, webhook: str = "achOne") -> NewDelivery:
     )
 
 
-def test_a_first_hook_starts_following_the_base_without_a_gap(tmp_path: Path) -> None:
-    with Journal(tmp_path / "j.sqlite3") as journal:
+def test_a_first_hook_starts_following_the_base_without_a_gap(store_location: str) -> None:
+    with Journal(store_location) as journal:
         assert journal.hook("appB") is None
         row = journal.save_new_hook(
             "appB", "achOne", "c2VjcmV0", "2026-12-09T00:00:00.000Z", now=100
@@ -27,8 +27,8 @@ def test_a_first_hook_starts_following_the_base_without_a_gap(tmp_path: Path) ->
         assert [r.base_id for r in journal.hooks()] == ["appB"]
 
 
-def test_payloads_and_their_cursor_are_kept_together_and_once(tmp_path: Path) -> None:
-    path = tmp_path / "j.sqlite3"
+def test_payloads_and_their_cursor_are_kept_together_and_once(store_location: str) -> None:
+    path = store_location
     with Journal(path) as journal:
         journal.save_new_hook("appB", "achOne", "c2VjcmV0", None, now=100)
         assert journal.record_payloads("appB", "achOne", [entry(1), entry(2)], 3, now=110) == 2
@@ -46,8 +46,8 @@ def test_payloads_and_their_cursor_are_kept_together_and_once(tmp_path: Path) ->
         assert claimed[0].payload["payload"]["n"] in (1, 2)
 
 
-def test_an_empty_listing_moves_the_listing_time_only(tmp_path: Path) -> None:
-    with Journal(tmp_path / "j.sqlite3") as journal:
+def test_an_empty_listing_moves_the_listing_time_only(store_location: str) -> None:
+    with Journal(store_location) as journal:
         journal.save_new_hook("appB", "achOne", "c2VjcmV0", None, now=100)
         journal.record_payloads("appB", "achOne", [], 1, now=130)
         row = journal.hook("appB")
@@ -55,8 +55,8 @@ def test_an_empty_listing_moves_the_listing_time_only(tmp_path: Path) -> None:
         assert (row.last_listed_at, row.last_payload_at) == (130, None)
 
 
-def test_a_replaced_hook_leaves_a_gap_from_its_last_listing(tmp_path: Path) -> None:
-    with Journal(tmp_path / "j.sqlite3") as journal:
+def test_a_replaced_hook_leaves_a_gap_from_its_last_listing(store_location: str) -> None:
+    with Journal(store_location) as journal:
         journal.save_new_hook("appB", "achOne", "c2VjcmV0", None, now=100)
         journal.record_payloads("appB", "achOne", [entry(1)], 2, now=150)
         journal.note_hook_error("appB", "HookGone: achOne", now=160)
@@ -74,8 +74,8 @@ def test_a_replaced_hook_leaves_a_gap_from_its_last_listing(tmp_path: Path) -> N
         assert [d.action for d in journal.claim_due()] == ["payload", "sweep"]
 
 
-def test_a_deleted_hook_keeps_when_the_base_was_first_followed(tmp_path: Path) -> None:
-    with Journal(tmp_path / "j.sqlite3") as journal:
+def test_a_deleted_hook_keeps_when_the_base_was_first_followed(store_location: str) -> None:
+    with Journal(store_location) as journal:
         journal.save_new_hook("appB", "achOne", "c2VjcmV0", "2026-12-09T00:00:00.000Z", now=100)
         journal.forget_hook("appB")
         row = journal.hook("appB")
@@ -86,8 +86,8 @@ def test_a_deleted_hook_keeps_when_the_base_was_first_followed(tmp_path: Path) -
         assert again.following_since == 100 and again.gap_since == 100
 
 
-def test_expiry_and_errors_are_remembered(tmp_path: Path) -> None:
-    with Journal(tmp_path / "j.sqlite3") as journal:
+def test_expiry_and_errors_are_remembered(store_location: str) -> None:
+    with Journal(store_location) as journal:
         journal.save_new_hook("appB", "achOne", "c2VjcmV0", "2026-12-09T00:00:00.000Z")
         journal.note_hook_expiry("appB", "achOne", "2026-12-16T00:00:00.000Z")
         journal.note_hook_expiry("appB", "achOther", "2030-01-01T00:00:00.000Z")  # not ours
