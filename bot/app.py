@@ -33,7 +33,7 @@ from pyairtable import Api
 from bot.clients.airtable import Lanes, budget_horizon
 from bot.clients.github import AppGitHub, GitHubGateway
 from bot.clients.github_logging import LoggingGitHub
-from bot.clients.request_budget import SharedBudget
+from bot.clients.request_budget import PostgresBudget, RequestBudget, SharedBudget
 from bot.config import Config
 from bot.handlers import make_router
 from bot.intake.airtable_hook import HookKeeper, followed_bases
@@ -43,6 +43,7 @@ from bot.intake.recovery import start_recovery
 from bot.intake.server import MAX_BODY_BYTES, add_routes, metrics_app
 from bot.intake.worker import Worker
 from bot.metrics import Metrics
+from bot.storage.database import Database
 from bot.sync.airtable_follow import AirtableFollower, BaseFacts
 from bot.sync.issue_opener import IssueOpener
 from bot.sync.link import Linker
@@ -150,9 +151,14 @@ def make_app(
 ) -> web.Application:
     """The bot as an aiohttp application; the worker runs while the application does."""
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    journal = Journal(config.journal_path)
+    journal = Journal(config.journal_location, lease_seconds=config.worker.lease_seconds)
     metrics = Metrics()
-    lanes = shared_lanes(config, metrics, api_factory=api_factory)
+    lanes = shared_lanes(
+        config,
+        metrics,
+        api_factory=api_factory,
+        database=journal.database if journal.is_shared else None,
+    )
     worker = Worker(config, journal=journal, router=make_router(), dependencies={}, metrics=metrics)
     services = Services(config, journal, metrics, lanes, worker)
     app = web.Application(client_max_size=MAX_BODY_BYTES)
@@ -266,19 +272,24 @@ def _start_schedule(config: Config, syncer: Syncer, *, can_read: bool) -> asynci
 
 
 def shared_lanes(
-    config: Config, metrics: Metrics, *, api_factory: Callable[[], Api] | None = None
+    config: Config,
+    metrics: Metrics,
+    *,
+    api_factory: Callable[[], Api] | None = None,
+    database: Database | None = None,
 ) -> Lanes:
-    """The lanes of the bases, each on the base's request budget in the data folder."""
+    """The lanes of the bases, each on the base's request budget: in *database* (PostgreSQL,
+    shared by every replica) when given, else in the data folder's SQLite file."""
     config.data_dir.mkdir(parents=True, exist_ok=True)
     rate = config.airtable.requests_per_second
-    return Lanes(
-        config,
-        metrics=metrics,
-        api_factory=api_factory,
-        budgets=lambda base_id: SharedBudget(
-            config.budget_path, base_id, rate, max_ahead=budget_horizon(config)
-        ),
-    )
+    horizon = budget_horizon(config)
+
+    def budget(base_id: str) -> RequestBudget:
+        if database is not None:
+            return PostgresBudget(database, base_id, rate, max_ahead=horizon)
+        return SharedBudget(config.budget_path, base_id, rate, max_ahead=horizon)
+
+    return Lanes(config, metrics=metrics, api_factory=api_factory, budgets=budget)
 
 
 @dataclass
@@ -295,12 +306,20 @@ class Runtime:
 async def open_runtime(config: Config) -> AsyncIterator[Runtime]:
     """Open one HTTP session and the Airtable lanes for a command; close them after."""
     metrics = Metrics()
-    async with github_session(config) as session:
-        lanes = shared_lanes(config, metrics)
-        try:
-            yield Runtime(config, lanes, _github(session, config, metrics), metrics)
-        finally:
-            await lanes.close()
+    # With DATABASE_URL the command draws on the budgets the replicas share.
+    journal = await asyncio.to_thread(Journal, config.database_url) if config.database_url else None
+    try:
+        async with github_session(config) as session:
+            lanes = shared_lanes(
+                config, metrics, database=journal.database if journal is not None else None
+            )
+            try:
+                yield Runtime(config, lanes, _github(session, config, metrics), metrics)
+            finally:
+                await lanes.close()
+    finally:
+        if journal is not None:
+            journal.close()
 
 
 async def sync_command(
@@ -321,7 +340,7 @@ async def sync_command(
     async with open_runtime(config) as runtime:
         # The data folder's journal remembers the issues GitHub answers 404 for, for `serve`
         # and `check` to see too.
-        with Journal(config.journal_path) as journal:
+        with Journal(config.journal_location) as journal:
             engine = build_engine(
                 config,
                 lanes=runtime.lanes,

@@ -13,6 +13,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final
+from urllib.parse import urlsplit, urlunsplit
 
 DEFAULT_GITHUB_API_URL = "https://api.github.com"
 DEFAULT_AIRTABLE_ENDPOINT_URL = "https://api.airtable.com"
@@ -283,6 +285,26 @@ class WorkerSettings:
     max_attempts: int = 8
     base_delay_seconds: float = 2.0
     max_delay_seconds: float = 600.0
+    # With PostgreSQL: how long a replica's heartbeat may be silent before another takes
+    # over its deliveries (it renews it every third of this).
+    lease_seconds: float = 30.0
+
+
+POSTGRES_SCHEMES: Final = ("postgres", "postgresql")
+
+
+def is_postgres_url(location: object) -> bool:
+    """Whether *location* is a PostgreSQL URL (``postgresql://…``) rather than a file path."""
+    return isinstance(location, str) and urlsplit(location).scheme in POSTGRES_SCHEMES
+
+
+def redacted(url: str) -> str:
+    """*url* without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user, host = parts.netloc.rsplit("@", 1)
+    return urlunsplit(parts._replace(netloc=f"{user.split(':', 1)[0]}:***@{host}"))
 
 
 @dataclass(frozen=True)
@@ -298,6 +320,8 @@ class Config:
     airtable_base_id: str | None = None
     airtable_endpoint_url: str = DEFAULT_AIRTABLE_ENDPOINT_URL
     metrics_port: int | None = None  # METRICS_PORT: /metrics on its own port; None: on serve's
+    # DATABASE_URL: PostgreSQL keeps the bot's state, shared by replicas; None: SQLite files.
+    database_url: str | None = field(default=None, repr=False)
     bases_by_owner: Mapping[str, str] = field(default_factory=dict)
     tables: Tables = field(default_factory=Tables)
     fields: Fields = field(default_factory=Fields)
@@ -316,6 +340,21 @@ class Config:
     def has_github_app(self) -> bool:
         """Whether the bot can authenticate as the GitHub App (read and write GitHub)."""
         return bool(self.github_app_id and self.github_private_key)
+
+    @property
+    def journal_location(self) -> str:
+        """Where the journal is: ``DATABASE_URL`` when set, else the SQLite file."""
+        return self.database_url or str(self.journal_path)
+
+    @property
+    def journal_exists(self) -> bool:
+        """Whether there may be a journal to read: a database, or the SQLite file exists."""
+        return self.database_url is not None or self.journal_path.exists()
+
+    @property
+    def journal_description(self) -> str:
+        """Where the journal is, for messages: the file, or the URL without its password."""
+        return redacted(self.database_url) if self.database_url else str(self.journal_path)
 
     @property
     def journal_path(self) -> Path:

@@ -23,6 +23,7 @@ from bot.config import (
     ROLES,
     Config,
     ConfigError,
+    is_postgres_url,
     is_repository_name,
 )
 
@@ -222,6 +223,8 @@ def _check_invariants(config: Config, problems: list[str]) -> None:
         problems.append("worker.concurrency: must be at least 1")
     if config.worker.max_attempts < 1:
         problems.append("worker.max_attempts: must be at least 1")
+    if config.worker.lease_seconds <= 0:
+        problems.append("worker.lease_seconds: must be positive")
     if config.recovery.interval_minutes <= 0:
         problems.append("recovery.interval_minutes: must be positive (enabled = false: off)")
     for key in ("max_per_pass", "max_pages"):
@@ -322,6 +325,12 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
     base_id = env.get("AIRTABLE_BASE_ID") or None
     if base_id is not None and not base_id.startswith("app"):
         problems.append("AIRTABLE_BASE_ID: an Airtable base id starts with 'app'")
+    database_url = (env.get("DATABASE_URL") or "").strip() or None
+    if database_url is not None and not is_postgres_url(database_url):
+        problems.append(
+            "DATABASE_URL: expected a PostgreSQL URL, postgresql://user@host:5432/database"
+            " (without it the bot keeps its state in SQLite files in DELIVERABLES_BOT_DATA)"
+        )
     metrics_port = (env.get("METRICS_PORT") or "").strip()
     if metrics_port and (not metrics_port.isdigit() or int(metrics_port) > 65535):
         problems.append(f"METRICS_PORT={metrics_port}: a TCP port is a number from 0 to 65535")
@@ -336,6 +345,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         airtable_token=env.get("AIRTABLE_TOKEN") or None,
         airtable_base_id=base_id,
         metrics_port=int(metrics_port) if metrics_port.isdigit() else None,
+        database_url=database_url,
         airtable_endpoint_url=(
             env.get("AIRTABLE_ENDPOINT_URL") or DEFAULT_AIRTABLE_ENDPOINT_URL
         ).rstrip("/"),

@@ -89,7 +89,7 @@ async def airtable_webhook_command(config: Any, action: str, out: TextIO) -> int
     from bot.sync.airtable_follow import BaseFacts
 
     async with open_runtime(config) as runtime:
-        with Journal(config.journal_path) as journal:
+        with Journal(config.journal_location) as journal:
             facts = BaseFacts(config, lanes=runtime.lanes)
             keeper = HookKeeper(
                 config, lanes=runtime.lanes, journal=journal, metrics=runtime.metrics, facts=facts

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import sqlite3
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +44,8 @@ from bot.config import Config, ConfigError
 from bot.config_loader import load_config
 from bot.core.audit_rules import default_repository, is_repository_name
 from bot.intake.journal import Journal
+from bot.intake.journal_schema import inspect_postgres
+from bot.storage.database import STORE_ERRORS
 
 if TYPE_CHECKING:
     from bot.app import Runtime
@@ -107,6 +108,7 @@ JOURNAL_FAILED = (
     "deliveries retry ID` once the cause is fixed"
 )
 JOURNAL_UNREADABLE = "{path} cannot be read: {error}"
+DATABASE_UNREACHABLE = "{error}"
 VISIBLE_OK = "GitHub answered every issue the bot last read"
 NOT_VISIBLE = (
     "GitHub answers 404 for {count} deliverable issue(s), left as they are: {repos}. Install "
@@ -243,18 +245,37 @@ async def _check_github(runtime: Runtime, *, without_github: bool) -> list[Check
     return results
 
 
+def _check_database(config: Config) -> CheckResult | None:
+    """With ``DATABASE_URL``: the database reachable, migrated, with every table; None
+    without (the journal is a SQLite file, checked by :func:`_check_journal`)."""
+    if config.database_url is None:
+        return None
+    try:
+        ok, detail = inspect_postgres(config.database_url)
+    except STORE_ERRORS as exc:
+        return CheckResult("database", False, DATABASE_UNREACHABLE.format(error=_first_line(exc)))
+    return CheckResult("database", ok, detail)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def _check_journal(config: Config) -> CheckResult:
-    """The journal in the data folder: deliveries waiting, failed, the oldest failure."""
+    """The journal: deliveries waiting, failed, the oldest failure."""
     name = "delivery journal"
-    path = config.journal_path
-    if not path.exists():
+    path = config.journal_description
+    if not config.journal_exists:
         return CheckResult(name, True, JOURNAL_NONE.format(path=path))
     try:
-        with Journal(path) as journal:
+        with Journal(config.journal_location) as journal:
             counts = journal.counts()
             oldest = journal.oldest_failed()
-    except (sqlite3.Error, RuntimeError, OSError) as exc:
-        return CheckResult(name, False, JOURNAL_UNREADABLE.format(path=path, error=exc))
+    except (*STORE_ERRORS, RuntimeError, OSError) as exc:
+        return CheckResult(
+            name, False, JOURNAL_UNREADABLE.format(path=path, error=_first_line(exc))
+        )
     waiting = counts["pending"] + counts["processing"]
     if oldest is None:
         detail = JOURNAL_OK.format(
@@ -281,14 +302,16 @@ def _check_journal(config: Config) -> CheckResult:
 def _check_visibility(config: Config) -> CheckResult:
     """Issues GitHub last answered 404 for (remembered in the journal), by repository."""
     name = "issues visible to the App"
-    if not config.journal_path.exists():
+    if not config.journal_exists:
         return CheckResult(name, True, VISIBLE_OK)
     try:
-        with Journal(config.journal_path) as journal:
+        with Journal(config.journal_location) as journal:
             rows = journal.not_visible()
-    except (sqlite3.Error, RuntimeError, OSError) as exc:
+    except (*STORE_ERRORS, RuntimeError, OSError) as exc:
         return CheckResult(
-            name, False, JOURNAL_UNREADABLE.format(path=config.journal_path, error=exc)
+            name,
+            False,
+            JOURNAL_UNREADABLE.format(path=config.journal_description, error=_first_line(exc)),
         )
     if not rows:
         return CheckResult(name, True, VISIBLE_OK)
@@ -360,6 +383,11 @@ async def run_checks(
         if demo_url is not None
         else CheckResult("webhook secret", False, SECRET_MISSING)
     )
+    database = await asyncio.to_thread(_check_database, config)
+    if database is not None:
+        results.append(database)
+        if not database.ok:
+            return results  # the journal's checks would only repeat it
     results.append(await asyncio.to_thread(_check_journal, config))
     results.append(await asyncio.to_thread(_check_visibility, config))
     return results

@@ -39,10 +39,10 @@ async def check_webhooks(runtime: Runtime) -> list[CheckResult]:
     results = []
     if not config.has_github_app:
         results.append(CheckResult("Airtable → GitHub", False, NEEDS_APP))
-    if not config.journal_path.exists():
-        detail = NO_JOURNAL.format(path=config.journal_path)
+    if not config.journal_exists:
+        detail = NO_JOURNAL.format(path=config.journal_description)
         return [*results, CheckResult(NAME, True, detail, skipped=True)]
-    with Journal(config.journal_path) as journal:
+    with Journal(config.journal_location) as journal:
         keeper = HookKeeper(
             config,
             lanes=runtime.lanes,

@@ -27,13 +27,13 @@ def list_deliveries(args: argparse.Namespace) -> int:
     from bot.intake.journal import Journal
 
     config = load_config()
-    if not config.journal_path.exists():
+    if not config.journal_exists:
         if args.json:
             print("[]")
         else:
-            print(f"no journal at {config.journal_path}: no delivery has been received yet")
+            print(f"no journal at {config.journal_description}: no delivery has been received yet")
         return EXIT_OK
-    with Journal(config.journal_path) as journal:
+    with Journal(config.journal_location) as journal:
         states = ("failed",) if args.failed else None
         deliveries = journal.list(states=states, limit=args.limit)
     if args.json:
@@ -75,16 +75,20 @@ def retry_delivery(args: argparse.Namespace) -> int:
     from bot.intake.journal import Journal
 
     config = load_config()
-    if not config.journal_path.exists():
+    if not config.journal_exists:
         print(
-            f"no delivery {args.id}: there is no journal at {config.journal_path}", file=sys.stderr
+            f"no delivery {args.id}: there is no journal at {config.journal_description}",
+            file=sys.stderr,
         )
         return EXIT_FAILED
-    with Journal(config.journal_path) as journal:
+    with Journal(config.journal_location) as journal:
         try:
             delivery = journal.retry(args.id)
         except KeyError:
-            print(f"no delivery {args.id} in the journal at {config.journal_path}", file=sys.stderr)
+            print(
+                f"no delivery {args.id} in the journal at {config.journal_description}",
+                file=sys.stderr,
+            )
             return EXIT_FAILED
         except ValueError as exc:
             print(f"cannot retry delivery {args.id}: {exc}", file=sys.stderr)

@@ -39,6 +39,7 @@ from bot.cli.exits import (
 )
 from bot.config import DEMO_BASE_ID, Config
 from bot.config_loader import load_config
+from bot.storage.database import STORE_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,9 @@ DATA_UNWRITABLE = (
     "error: cannot write the data folder {path} (DELIVERABLES_BOT_DATA): {reason}; the "
     "journal of deliveries lives there"
 )
+
+
+CANNOT_STORE = "error: cannot keep the bot's state in {where}: {error}"
 
 
 def data_folder_problem(path: Path) -> str | None:
@@ -173,7 +177,11 @@ def _run(
     from bot.cli.demo_github import demo_github_factory
 
     github_factory = demo_github_factory(config) if demo else None
-    app = make_app(config, secret=secret, github_factory=github_factory)
+    try:
+        app = make_app(config, secret=secret, github_factory=github_factory)
+    except STORE_ERRORS as exc:  # DATABASE_URL's server down or refusing, a locked file
+        print(CANNOT_STORE.format(where=config.journal_description, error=exc), file=sys.stderr)
+        raise SystemExit(EXIT_FAILED) from None
     base = f"http://{host}:{port}"
     metrics_url = f"{base}/metrics"
     if metrics_sock is not None:

@@ -23,7 +23,6 @@ import collections
 import email.utils
 import logging
 import math
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -41,6 +40,7 @@ from bot.config import Config
 from bot.core.issue import issue_url_key
 from bot.core.records import Record
 from bot.metrics import Metrics, status_label
+from bot.storage.database import STORE_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -349,7 +349,7 @@ class AirtableLane:
             slot = await asyncio.get_running_loop().run_in_executor(
                 self._booking, self._budget.reserve
             )
-        except sqlite3.Error as exc:  # a locked, full or read-only data folder
+        except STORE_ERRORS as exc:  # a locked or full data folder, a database down
             raise AirtableError(
                 f"the Airtable request budget could not be booked: {exc}",
                 kind="budget",

@@ -19,10 +19,11 @@ from datetime import UTC, datetime
 
 import aiohttp
 import gidgethub
+import psycopg
 
 from bot.clients.airtable import AirtableError
 from bot.clients.github_auth import GitHubNotJSON
-from bot.config import Config
+from bot.config import Config, redacted
 
 AIRTABLE_REFUSED = "Airtable: the token was refused (HTTP 401): check AIRTABLE_TOKEN"
 AIRTABLE_FORBIDDEN = (
@@ -87,6 +88,10 @@ GITHUB_NOT_JSON = (
 JOURNAL_PROBLEM = (
     "the delivery journal in {folder} cannot be used: {error} (DELIVERABLES_BOT_DATA names "
     "the folder)"
+)
+DATABASE_PROBLEM = (
+    "the database at {where} cannot be used: {error} (DATABASE_URL names it; check that the"
+    " server runs and lets the bot in)"
 )
 UNEXPECTED = "{kind}: {error} (run with --debug for the traceback)"
 
@@ -277,6 +282,10 @@ def describe(exc: BaseException, config: Config | None = None) -> str:
     if isinstance(exc, sqlite3.Error):
         folder = config.data_dir if config is not None else "the data folder"
         return JOURNAL_PROBLEM.format(folder=folder, error=exc)
+    if isinstance(exc, psycopg.Error):
+        where = redacted(config.database_url) if config and config.database_url else "PostgreSQL"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return DATABASE_PROBLEM.format(where=where, error=first)
     if isinstance(exc, OSError) and exc.strerror:
         where = f" {exc.filename}" if exc.filename else ""
         return f"cannot use{where}: {exc.strerror}"

@@ -43,10 +43,11 @@ The scheme:
 
 Storage sits behind a narrow seam: :class:`PacedBudget` holds the rule and asks a subclass
 for an atomic read-change-write of the state (:meth:`PacedBudget.update`), a plain read
-(:meth:`PacedBudget.load`) and :meth:`PacedBudget.close`, nothing else. A PostgreSQL budget
-(issue 14) is a sibling of :class:`SharedBudget`: ``SELECT … FOR UPDATE`` on the base's row
-in a transaction. Processes on several hosts then compare their own wall clocks, which NTP
-keeps well within the jitter margin above.
+(:meth:`PacedBudget.load`) and :meth:`PacedBudget.close`, nothing else. With
+``DATABASE_URL`` the budget is :class:`PostgresBudget`, a sibling of :class:`SharedBudget`:
+``SELECT … FOR UPDATE`` on the base's row in a transaction, so replicas on several hosts
+share one budget per base. They then compare their own wall clocks, which NTP keeps well
+within the jitter margin above.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ from typing import Protocol, TypeVar
 
 from bot.core import pacing
 from bot.core.pacing import BudgetState
+from bot.storage.database import Database
 
 T = TypeVar("T")
 
@@ -244,6 +246,72 @@ class SharedBudget(PacedBudget):
         """Close the connection (what was booked stays in the file)."""
         with self._lock:
             self._db.close()
+
+
+class PostgresBudget(PacedBudget):
+    """A base's budget in the ``airtable_budget`` table of a PostgreSQL database (created by
+    the journal's migrations), shared by every replica on it.
+
+    A booking is one transaction that locks the base's row (an upsert that creates it when
+    missing, so a row deleted while the bot runs is booked again rather than left unpaced),
+    so bookings from every replica take turns on it; other bases' rows are not touched. A
+    booking that cannot get the row within ``lock_timeout`` seconds (another session holds it
+    and does not finish: a replica frozen, or its host gone without closing the connection)
+    raises ``psycopg.errors.LockNotAvailable``, one of
+    :data:`~bot.storage.database.STORE_ERRORS`, instead of waiting without end. The database
+    is the caller's: :meth:`close` leaves it open.
+    """
+
+    # The base's row, created when missing, locked to the end of the transaction.
+    LOCK_ROW = (
+        "INSERT INTO airtable_budget (base_id) VALUES (?)"
+        " ON CONFLICT (base_id) DO UPDATE SET base_id = excluded.base_id"
+        " RETURNING booked_until, paused_until"
+    )
+
+    def __init__(
+        self,
+        database: Database,
+        base_id: str,
+        requests_per_second: float,
+        *,
+        clock: Callable[[], float] = time.time,
+        max_ahead: float = DEFAULT_MAX_AHEAD_SECONDS,
+        lock_timeout: float = BUSY_TIMEOUT_SECONDS,
+    ) -> None:
+        super().__init__(requests_per_second, clock=clock, max_ahead=max_ahead)
+        self.database = database
+        self.base_id = base_id
+        # PostgreSQL's lock_timeout, in whole milliseconds (0 would mean no limit).
+        self._lock_timeout = f"{max(1, round(lock_timeout * 1000))}ms"
+        with database.write() as tx:
+            tx.execute(
+                "INSERT INTO airtable_budget (base_id) VALUES (?) ON CONFLICT (base_id) DO NOTHING",
+                (base_id,),
+            )
+
+    def update(self, change: Callable[[BudgetState, float], tuple[T, BudgetState]]) -> T:
+        """Apply ``change`` to the base's row, locked for the transaction (created, locked,
+        when it is missing)."""
+        with self.database.write() as tx:
+            tx.execute("SELECT set_config('lock_timeout', ?, true)", (self._lock_timeout,))
+            # Not SELECT … FOR UPDATE: a missing row would lock nothing, and the UPDATE below
+            # would keep nothing, so every booking would be "now". The no-op DO UPDATE locks
+            # the existing row and returns it as it was.
+            row = tx.execute(self.LOCK_ROW, (self.base_id,)).fetchone()
+            result, state = change(_state_of(row), self.clock())
+            tx.execute(
+                "UPDATE airtable_budget SET booked_until = ?, paused_until = ? WHERE base_id = ?",
+                (state.booked_until, state.paused_until, self.base_id),
+            )
+        return result
+
+    def load(self) -> BudgetState:
+        """The base's row as last committed by any replica."""
+        return _state_of(self.database.read_one(SELECT_STATE, (self.base_id,)))
+
+    def close(self) -> None:
+        """Nothing to let go of: the database belongs to the caller."""
 
 
 def _state_of(row: tuple[object, object] | None) -> BudgetState:

@@ -148,6 +148,43 @@ POSTGRES_TABLES: Final = (
     "replicas",
 )  # fmt: skip
 
+
+def inspect_postgres(url: str) -> tuple[bool, str]:
+    """Whether the PostgreSQL database at *url* is ready for the bot, and what was found:
+    reachable, its schema migrated to this bot's version, every table present. Creates and
+    changes nothing (``serve`` migrates at start). Raises one of
+    :data:`~bot.storage.database.STORE_ERRORS` when it cannot be reached."""
+    from bot.storage.database import PostgresDatabase
+
+    database = PostgresDatabase(url, max_size=1)
+    try:
+        where = f"{database.description} (schema {database.schema})"
+        version = database.schema_version(COMPONENT)
+        known = len(POSTGRES_MIGRATIONS)
+        if version == 0:
+            return False, f"{where} is reachable but has no tables yet: `serve` creates them"
+        if version > known:
+            return False, (
+                f"{where} has schema version {version}, newer than this bot's {known}:"
+                " upgrade the bot"
+            )
+        missing = [
+            table
+            for table in POSTGRES_TABLES
+            if database.read_one("SELECT to_regclass(?)", (table,))[0] is None
+        ]
+        if missing:
+            return False, f"{where} lacks the tables {', '.join(missing)}"
+        if version < known:
+            return False, (
+                f"{where} has schema version {version} of {known}: `serve` migrates it at start"
+            )
+        server = database.read_one("SHOW server_version")[0]
+        return True, f"{where}: PostgreSQL {server}, schema version {version}, every table there"
+    finally:
+        database.close()
+
+
 # An upsert into the meta table: (key, value).
 SET_META: Final = (
     "INSERT INTO meta (key, value) VALUES (?, ?)"

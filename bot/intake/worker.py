@@ -5,6 +5,11 @@ Deliveries are claimed from the journal in batches. Pending ``issues`` events th
 one issue runs one at a time; different issues run concurrently up to ``concurrency``.
 A failed delivery is retried with exponential backoff and ends as ``failed`` (kept, with its
 last error) after ``max_attempts``; an operator can list and retry it.
+
+On a shared journal (PostgreSQL) the worker is one replica of several: it renews its
+heartbeat every third of the lease (taking over the claims of replicas that stopped), until
+its last running delivery is recorded, and it is woken by the database's notifications as
+well as by its own server.
 """
 
 from __future__ import annotations
@@ -13,7 +18,6 @@ import asyncio
 import collections
 import contextlib
 import logging
-import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
@@ -29,6 +33,8 @@ from bot.intake.group_commit import GroupCommit
 from bot.intake.journal import Journal
 from bot.intake.journal_rows import Delivery
 from bot.metrics import Metrics, event_label
+from bot.storage.database import STORE_ERRORS, PostgresDatabase
+from bot.storage.notifications import listen
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +102,7 @@ class Worker:
         self._finished = GroupCommit(self._mark_finished)
         self._last_prune = time.monotonic()
         self._last_intake = 0.0
+        self._companions: list[asyncio.Task[None]] = []  # heartbeat and LISTEN (replicas)
 
     @property
     def running(self) -> bool:
@@ -123,6 +130,28 @@ class Worker:
             log.info("resumed %d deliveries left in flight by a previous run", resumed)
         await self._prune()
         self._task = asyncio.create_task(self._loop(), name="worker")
+        database = self.journal.database
+        if isinstance(database, PostgresDatabase):
+            self._companions = [
+                asyncio.create_task(self._keep_heartbeat(), name="worker-heartbeat"),
+                asyncio.create_task(
+                    listen(database.url, database.channel, self._wake.set), name="worker-listen"
+                ),
+            ]
+
+    async def _keep_heartbeat(self) -> None:
+        """Renew this replica's heartbeat (and take over dead replicas' claims) every third
+        of the lease; a failure is logged and tried again at the next beat."""
+        every = self.journal.lease_seconds / 3
+        while True:
+            await asyncio.sleep(every)
+            try:
+                taken = await asyncio.to_thread(self.journal.heartbeat)
+            except STORE_ERRORS as exc:
+                log.warning("could not renew this replica's heartbeat: %s", exc)
+                continue
+            if taken:
+                self.notify()
 
     async def _prune(self) -> None:
         """Forget finished deliveries older than the de-duplication window (7 days)."""
@@ -144,6 +173,15 @@ class Worker:
             await asyncio.gather(self._task, return_exceptions=True)
         if self._running:
             await asyncio.gather(*self._running, return_exceptions=True)
+        # The heartbeat goes on until here: a replica's claims are its own while it works.
+        for task in self._companions:
+            task.cancel()
+        await asyncio.gather(*self._companions, return_exceptions=True)
+        if self.journal.is_shared:
+            try:
+                await asyncio.to_thread(self.journal.leave)
+            except STORE_ERRORS as exc:
+                log.warning("could not sign this replica off (its lease will expire): %s", exc)
 
     async def drain(self, timeout: float = 60.0) -> None:
         """Wait until nothing is pending or running (for tests, benchmarks and the CLI)."""
@@ -244,14 +282,15 @@ class Worker:
     async def _retry_write(
         self, context: str, what: str, write: Callable[[], Awaitable[T]]
     ) -> T | None:
-        """Run a journal write, again and again while SQLite refuses it (a full disk, a
-        read-only file, a lock held too long), until it succeeds; None if the worker stops
-        first (the delivery stays ``processing`` and is resumed at the next start)."""
+        """Run a journal write, again and again while the database refuses it (a full disk,
+        a read-only file, a lock held too long, a server down), until it succeeds; None if the
+        worker stops first (the delivery stays ``processing`` and is resumed at the next
+        start, or taken over by another replica)."""
         failures = 0
         while True:
             try:
                 result = await write()
-            except sqlite3.Error as exc:
+            except STORE_ERRORS as exc:
                 self.metrics.journal_write_errors.labels(operation=what).inc()
                 if self._stopping:
                     log.error("%s: could not %s before stopping: %s", context, what, exc)

@@ -31,32 +31,17 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final, Protocol
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import psycopg_pool
 
+from bot.config import is_postgres_url, redacted
+
 # Every error a database operation can raise: a locked, full or read-only SQLite file, a
 # PostgreSQL server that is down, refuses or times out (PoolTimeout is an OperationalError).
 STORE_ERRORS: Final = (sqlite3.Error, psycopg.Error)
-POSTGRES_SCHEMES: Final = ("postgres", "postgresql")
 # How long a PostgreSQL operation waits for a pooled connection, and the first connection.
 POOL_TIMEOUT_SECONDS: Final = 10.0
-
-
-def is_postgres_url(location: str | os.PathLike[str]) -> bool:
-    """Whether *location* is a PostgreSQL URL (``postgresql://…``) rather than a file path."""
-    return isinstance(location, str) and urlsplit(location).scheme in POSTGRES_SCHEMES
-
-
-def redacted(url: str) -> str:
-    """*url* without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)
-    user = netloc[0].split(":", 1)[0]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))
 
 
 def lock_key(scope: str, name: str) -> int:

@@ -153,7 +153,11 @@ def test_kubectl_renders_the_kustomization_into_valid_manifests() -> None:
     for document in documents:
         assert kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
     [deployment] = [d for d in documents if d["kind"] == "Deployment"]
-    assert deployment == replicated("deployment.yaml")  # nothing lost or changed on the way
+    [image] = replicated("kustomization.yaml")["images"]
+    assert the_container(deployment)["image"] == f"{image['newName']}:{image['newTag']}"
+    written = replicated("deployment.yaml")
+    the_container(written)["image"] = the_container(deployment)["image"]
+    assert deployment == written  # nothing else changed on the way
 
 
 def test_several_replicas_rolled_without_ever_fewer_ready_pods() -> None:
@@ -188,7 +192,7 @@ def test_a_budget_that_misses_the_pods_or_blocks_drains_is_caught() -> None:
     assert "may select other pods" in " ".join(budget_problems(deployment, broad))
 
     blocking = copy.deepcopy(budget)
-    del blocking["spec"]["maxUnavailable"]
+    blocking["spec"].pop("maxUnavailable", None)
     blocking["spec"]["minAvailable"] = deployment["spec"]["replicas"]
     assert "minAvailable" in " ".join(budget_problems(deployment, blocking))
 

@@ -12,6 +12,7 @@ import asyncio
 import time
 
 from bot.intake.journal import Journal
+from bot.storage.database import SqliteDatabase
 from tests.bot_fixtures import RunningBot, StartBot, issue_url
 from tests.constants import OWNER, REPO
 from tests.intake.support import scrape, value, wait_until
@@ -23,8 +24,10 @@ ERRORS = "deliverables_bot_journal_write_errors_total"
 
 def set_read_only(journal: Journal, on: bool) -> None:
     """Make SQLite refuse (or accept again) every write on the journal's connection."""
-    with journal._lock:
-        journal._conn.execute(f"PRAGMA query_only = {'ON' if on else 'OFF'}")
+    database = journal.database
+    assert isinstance(database, SqliteDatabase)
+    with database._lock:
+        database._conn.execute(f"PRAGMA query_only = {'ON' if on else 'OFF'}")
 
 
 async def deliver_closes(bot: RunningBot, github: GitHubStandIn, numbers: range) -> None:
