@@ -23,7 +23,7 @@ import socket
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import aiohttp
@@ -39,11 +39,13 @@ from bot.handlers import make_router
 from bot.intake.airtable_hook import HookKeeper, followed_bases
 from bot.intake.airtable_ping import add_airtable_route
 from bot.intake.journal import Journal
+from bot.intake.journal_schema import inspect_postgres
 from bot.intake.recovery import start_recovery
 from bot.intake.server import MAX_BODY_BYTES, add_routes, metrics_app
 from bot.intake.worker import Worker
 from bot.metrics import Metrics
-from bot.storage.database import Database
+from bot.storage.database import STORE_ERRORS, Database, PostgresDatabase
+from bot.storage.locks import Leadership, SharedLocks
 from bot.sync.airtable_follow import AirtableFollower, BaseFacts
 from bot.sync.issue_opener import IssueOpener
 from bot.sync.link import Linker
@@ -82,13 +84,15 @@ def build_engine(
     github: GitHubGateway,
     metrics: Metrics,
     watermarks: Watermarks,
+    locks: SharedLocks | None = None,
 ) -> Engine:
     """The reconciler with every Project listener registered, the Linker, the renewal
-    signal and the Syncer; the one wiring of ``serve`` and of the ``sync`` command."""
+    signal and the Syncer; the one wiring of ``serve`` and of the ``sync`` command. *locks*
+    hold across replicas (PostgreSQL); None: this process's own locks only."""
     reconciler = Reconciler(
-        config, lanes=lanes, github=github, watermarks=watermarks, metrics=metrics
+        config, lanes=lanes, github=github, watermarks=watermarks, metrics=metrics, locks=locks
     )
-    renewal = RenewalSignal(config)
+    renewal = RenewalSignal(config, locks=locks)
     # Told, in this order, of every decision about a Project.
     reconciler.project_listeners.extend(
         [ProgressComments(config, github), renewal.on_project_update]
@@ -112,6 +116,9 @@ class Services:
     github: GitHubGateway | None = None
     engine: Engine | None = None
     hook_keeper: HookKeeper | None = None  # with [airtable_to_github] enabled
+    # Across replicas on PostgreSQL; no-ops (and always the leader) on SQLite.
+    locks: SharedLocks = field(default_factory=lambda: SharedLocks(None))
+    leadership: Leadership = field(default_factory=lambda: Leadership(None))
 
     @property
     def reconciler(self) -> Reconciler | None:
@@ -161,6 +168,11 @@ def make_app(
     )
     worker = Worker(config, journal=journal, router=make_router(), dependencies={}, metrics=metrics)
     services = Services(config, journal, metrics, lanes, worker)
+    if isinstance(journal.database, PostgresDatabase):
+        services.locks = SharedLocks(journal.database.url, journal.database.schema)
+        services.leadership = Leadership(journal.database.url, journal.database.schema)
+    metrics.database_round_trips.set_function(lambda: journal.database.round_trips)
+    metrics.leader.set_function(lambda: int(services.leadership.leading))
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[SERVICES_KEY] = services
     add_routes(
@@ -192,26 +204,41 @@ def make_app(
                     log.info("no GitHub App credentials: GitHub writes will be logged, not sent")
                 github = _github(session, config, metrics)
             engine = build_engine(
-                config, lanes=lanes, github=github, metrics=metrics, watermarks=journal
+                config,
+                lanes=lanes,
+                github=github,
+                metrics=metrics,
+                watermarks=journal,
+                locks=services.locks,
             )
-            schedule = _start_schedule(config, engine.syncer, can_read=github.can_read)
             services.github = github
             services.engine = engine
             worker.dependencies.update(engine.handler_dependencies(config, github))
             worker.bot_login = await github.bot_login()
             await worker.start()
-            recovery = start_recovery(
-                config, github, journal=journal, worker=worker, metrics=metrics
+            keeper = _prepare_following(services, facts, github, engine)
+
+            def scheduled_work() -> list[asyncio.Task[None]]:
+                """What only the leader runs: the sync, the recovery, following Airtable."""
+                tasks = [
+                    _start_schedule(config, engine.syncer, can_read=github.can_read),
+                    start_recovery(config, github, journal=journal, worker=worker, metrics=metrics),
+                    None
+                    if keeper is None
+                    else asyncio.create_task(keeper.run(), name="airtable-webhook"),
+                ]
+                return [task for task in tasks if task is not None]
+
+            leading = asyncio.create_task(
+                services.leadership.run(scheduled_work), name="leadership"
             )
-            following = _start_following(services, facts, github, engine)
             try:
                 yield
             finally:
-                for task in (following, recovery, schedule):
-                    if task is not None:
-                        task.cancel()
-                        await asyncio.gather(task, return_exceptions=True)
+                leading.cancel()
+                await asyncio.gather(leading, return_exceptions=True)
                 await worker.stop()
+                await services.locks.close()
                 await lanes.close()
         journal.close()
 
@@ -238,10 +265,11 @@ def serve_metrics(app: web.Application, sock: socket.socket) -> None:
     app.cleanup_ctx.append(metrics_site)
 
 
-def _start_following(
+def _prepare_following(
     services: Services, facts: BaseFacts, github: GitHubGateway, engine: Engine
-) -> asyncio.Task[None] | None:
-    """With Airtable → GitHub on: hand the worker its follower and follow the bases."""
+) -> HookKeeper | None:
+    """With Airtable → GitHub on: hand the worker its follower; the keeper the leader runs
+    to follow the bases (None when there is nothing to follow)."""
     keeper = services.hook_keeper
     if keeper is None:
         return None
@@ -258,7 +286,7 @@ def _start_following(
     services.worker.dependencies["airtable_follower"] = AirtableFollower(
         config, facts=facts, lanes=services.lanes, opener=opener
     )
-    return asyncio.create_task(keeper.run(), name="airtable-webhook")
+    return keeper
 
 
 def _start_schedule(config: Config, syncer: Syncer, *, can_read: bool) -> asyncio.Task[None] | None:
@@ -302,12 +330,28 @@ class Runtime:
     metrics: Metrics
 
 
+def _shared_journal(config: Config) -> Journal | None:
+    """With ``DATABASE_URL``, the journal whose budgets the replicas share, for a command to
+    draw on them too; None when the database is not ready (unreachable, or no ``serve`` has
+    created its tables yet: then no replica is at work, and the command's own budget is
+    enough). Nothing is created here; ``check`` says what is wrong with the database."""
+    if config.database_url is None:
+        return None
+    try:
+        ready, detail = inspect_postgres(config.database_url)
+        if ready:
+            return Journal(config.database_url)
+    except (*STORE_ERRORS, RuntimeError) as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    log.warning("the replicas' request budgets are not used: %s", detail)
+    return None
+
+
 @asynccontextmanager
 async def open_runtime(config: Config) -> AsyncIterator[Runtime]:
     """Open one HTTP session and the Airtable lanes for a command; close them after."""
     metrics = Metrics()
-    # With DATABASE_URL the command draws on the budgets the replicas share.
-    journal = await asyncio.to_thread(Journal, config.database_url) if config.database_url else None
+    journal = await asyncio.to_thread(_shared_journal, config)
     try:
         async with github_session(config) as session:
             lanes = shared_lanes(
@@ -341,12 +385,19 @@ async def sync_command(
         # The data folder's journal remembers the issues GitHub answers 404 for, for `serve`
         # and `check` to see too.
         with Journal(config.journal_location) as journal:
+            database = journal.database
+            locks = (
+                SharedLocks(database.url, database.schema)
+                if isinstance(database, PostgresDatabase)
+                else None
+            )
             engine = build_engine(
                 config,
                 lanes=runtime.lanes,
                 github=runtime.github,
                 metrics=runtime.metrics,
                 watermarks=journal,
+                locks=locks,
             )
             report = await engine.syncer.run(repo=repo, dry_run=dry_run, meter=meter or Meter())
             code = print_report(report, out)
@@ -355,6 +406,8 @@ async def sync_command(
                     config, lanes=runtime.lanes, github=runtime.github, reconciler=engine.reconciler
                 )
                 code = max(code, await _open_missing(config, opener, dry_run=dry_run, out=out))
+            if locks is not None:
+                await locks.close()
     return code
 
 

@@ -151,6 +151,16 @@ class Metrics:
             " (each is tried again until it succeeds).",
             "operation",
         )
+        self.database_round_trips = self._gauge(
+            "deliverables_bot_database_round_trips",
+            "Statements this process has sent to its database (SQLite or PostgreSQL,"
+            " transaction control included); it only grows.",
+        )
+        self.leader = self._gauge(
+            "deliverables_bot_leader",
+            "1 while this process runs the scheduled work (the sync, the recovery, following"
+            " Airtable): always with SQLite, on one replica at a time with PostgreSQL.",
+        )
         self.dependency_failing = self._gauge(
             "deliverables_bot_dependency_failing",
             "1 while the latest call to a dependency (airtable, github) failed, else 0.",

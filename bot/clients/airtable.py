@@ -379,10 +379,12 @@ class AirtableLane:
 
     # -- snapshots -----------------------------------------------------------------------
 
-    async def table_records(self, table: str) -> dict[str, Record]:
+    async def table_records(
+        self, table: str, *, read_after: float | None = None
+    ) -> dict[str, Record]:
         """Every record of ``table`` by id, from a snapshot brought up to date when it is
-        older than ``cache_ttl_seconds``."""
-        return (await self._cache.snapshot(table)).records
+        older than ``cache_ttl_seconds`` (or, with *read_after*, read before that instant)."""
+        return (await self._cache.snapshot(table, read_after=read_after)).records
 
     async def _read_page(
         self, table: str, offset: str | None, formula: str | None
@@ -413,9 +415,14 @@ class AirtableLane:
         record_id = snapshot.by_issue.get(issue_url_key(issue_url))
         return snapshot.records.get(record_id) if record_id else None
 
-    async def project_deliverables(self, project_id: str) -> list[Record]:
-        """The deliverables linked to a Project, from the snapshot."""
-        snapshot = await self._cache.snapshot(self.config.tables.deliverables)
+    async def project_deliverables(
+        self, project_id: str, *, read_after: float | None = None
+    ) -> list[Record]:
+        """The deliverables linked to a Project, from the snapshot (read after
+        *read_after* when given, as for :meth:`get_project`)."""
+        snapshot = await self._cache.snapshot(
+            self.config.tables.deliverables, read_after=read_after
+        )
         link = self.config.fields.deliverables.project
         return [r for r in snapshot.records.values() if project_id in r["fields"].get(link, ())]
 
@@ -434,9 +441,13 @@ class AirtableLane:
         self._cache.remember(table, fresh)
         return fresh
 
-    async def get_project(self, project_id: str) -> Record | None:
-        """A Project record by id, from the snapshot."""
-        return (await self.table_records(self.config.tables.projects)).get(project_id)
+    async def get_project(
+        self, project_id: str, *, read_after: float | None = None
+    ) -> Record | None:
+        """A Project record by id, from the snapshot (read after *read_after*, a
+        ``time.monotonic()`` instant, when given: what other replicas wrote is seen)."""
+        snapshot = await self._cache.snapshot(self.config.tables.projects, read_after=read_after)
+        return snapshot.records.get(project_id)
 
     # -- writes --------------------------------------------------------------------------
 

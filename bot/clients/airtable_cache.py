@@ -96,16 +96,28 @@ class TableCache:
         self._whole_reads: dict[str, asyncio.Task[None]] = {}
         self._whole_only: set[str] = set()  # tables whose change reads were refused
 
-    async def snapshot(self, table: str) -> Snapshot:
+    async def snapshot(self, table: str, *, read_after: float | None = None) -> Snapshot:
         """The snapshot of ``table``: read whole the first time, brought up to date with
-        what changed when it is older than ``ttl``."""
+        what changed when it is older than ``ttl`` or, with *read_after* (a
+        ``time.monotonic()`` instant), when its last read began before then. Callers asking
+        for the same table at once share one read."""
+
+        def fresh(snapshot: Snapshot | None, now: float) -> bool:
+            if snapshot is None:
+                return False
+            if read_after is not None:
+                return snapshot.read_at >= read_after
+            return now - snapshot.read_at < self._ttl
+
         snapshot = self._snapshots.get(table)
-        if snapshot is not None and time.monotonic() - snapshot.read_at < self._ttl:
+        if fresh(snapshot, time.monotonic()):
+            assert snapshot is not None
             return snapshot
         async with self._locks[table]:
             snapshot = self._snapshots.get(table)
             now = time.monotonic()
-            if snapshot is not None and now - snapshot.read_at < self._ttl:
+            if fresh(snapshot, now):
+                assert snapshot is not None
                 return snapshot
             if snapshot is None or table in self._whole_only:
                 snapshot = await self._read_whole(table)

@@ -114,6 +114,10 @@ class HookGone(Exception):
     """The base's hook is not on Airtable any more (deleted, expired) or is disabled."""
 
 
+# A replica that meets an unknown signature reads the hooks' secrets again, at most this often.
+SECRETS_REREAD_SECONDS = 1.0
+
+
 class HookKeeper:
     """The Airtable webhook of every followed base; see the module docstring."""
 
@@ -141,6 +145,9 @@ class HookKeeper:
         self._secrets: dict[str, tuple[str, bytes]] = {}  # webhook id -> (base, secret)
         for row in journal.hooks():
             self._remember_secret(row)
+        self.following = False  # run() follows the bases (the leader, with replicas)
+        self._secrets_read_at = time.monotonic()
+        self._ping_reads: set[asyncio.Task[None]] = set()
 
     # -- pings -----------------------------------------------------------------------------
 
@@ -151,6 +158,19 @@ class HookKeeper:
         if not header.startswith(prefix):
             return None
         given = header[len(prefix) :].strip().lower().encode()
+        found = self._match(body, given)
+        if found is None and self.journal.is_shared:
+            # The leader may have replaced a hook since this replica read the secrets: read
+            # them again, at most once a second whatever is sent.
+            now = time.monotonic()
+            if now - self._secrets_read_at >= SECRETS_REREAD_SECONDS:
+                self._secrets_read_at = now
+                for row in self.journal.hooks():
+                    self._remember_secret(row)
+                found = self._match(body, given)
+        return found
+
+    def _match(self, body: bytes, given: bytes) -> str | None:
         found = None
         for base_id, secret in self._secrets.values():
             expected = hmac.new(secret, body, "sha256").hexdigest().encode()
@@ -159,8 +179,24 @@ class HookKeeper:
         return found
 
     def poke(self, base_id: str) -> None:
-        """A ping came for a base: poll its payloads now."""
-        self._poke(base_id).set()
+        """A ping came for a base: poll its payloads now. A replica that does not follow
+        the bases (another leads) reads the payloads of the hook the leader keeps, once;
+        it never creates or replaces a hook."""
+        if self.following:
+            self._poke(base_id).set()
+            return
+        task = asyncio.create_task(self._read_for_ping(base_id), name=f"ping-{base_id}")
+        self._ping_reads.add(task)
+        task.add_done_callback(self._ping_reads.discard)
+
+    async def _read_for_ping(self, base_id: str) -> None:
+        try:
+            async with self._lock(base_id):
+                row = await asyncio.to_thread(self.journal.hook, base_id)
+                if row is not None and row.webhook_id and not self._expired(row.expires_at):
+                    await self._read_payloads(row)
+        except Exception as exc:  # the leader's polling reads them anyway
+            await self._note_error(base_id, "read after a ping", exc)
 
     def _poke(self, base_id: str) -> asyncio.Event:
         return self._pokes.setdefault(base_id, asyncio.Event())
@@ -397,7 +433,11 @@ class HookKeeper:
         if not bases:
             log.warning("Airtable → GitHub is on but no base is configured; nothing to follow")
             return
-        await asyncio.gather(*(self._follow(base_id) for base_id in bases))
+        self.following = True
+        try:
+            await asyncio.gather(*(self._follow(base_id) for base_id in bases))
+        finally:
+            self.following = False
 
     async def _follow(self, base_id: str) -> None:
         ensured_at: float | None = None

@@ -305,6 +305,14 @@ class PostgresDatabase(Database):
         super().__init__()
         self.url = url
         self.description = redacted(url)
+        # One direct connection first: a server that refuses is reported at once, with its
+        # reason, rather than after the pool has retried for the whole timeout.
+        try:
+            psycopg.connect(url, connect_timeout=max(1, int(timeout))).close()
+        except psycopg.Error as exc:
+            raise psycopg.OperationalError(
+                f"cannot connect to {self.description}: {_first_line(exc)}"
+            ) from None
         self._pool = psycopg_pool.ConnectionPool(
             url,
             min_size=1,
@@ -383,13 +391,14 @@ class PostgresDatabase(Database):
 
 
 def _unreachable(url: str, timeout: float) -> str:
-    """Why no connection could be made to *url*, with the server's (or the socket's) word."""
-    try:
-        psycopg.connect(url, connect_timeout=max(1, int(timeout))).close()
-    except psycopg.Error as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return f"cannot connect to {redacted(url)}: {reason}"
+    """Why the pool could not connect to *url* although a first connection was made."""
     return f"cannot connect to {redacted(url)} within {timeout:.0f} s"
+
+
+def _first_line(exc: BaseException) -> str:
+    """An error's message, its first line only (libpq's run to several)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def open_database(location: str | os.PathLike[str], *, timeout: float = 5.0) -> Database:

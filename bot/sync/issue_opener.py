@@ -148,7 +148,10 @@ class IssueOpener:
         if not self.enabled:
             return OFF
         lane = self.lanes.for_base(base_id)
-        async with self._project_locks[(base_id, project_id)]:
+        async with (
+            self._project_locks[(base_id, project_id)],
+            self.reconciler.locks.hold(f"opener-project:{base_id}:{project_id}"),
+        ):
             project = await self._read_now(lane, self.config.tables.projects, project_id)
             if project is None:
                 return f"Project {project_id}: gone from Airtable; nothing to do"
@@ -225,7 +228,10 @@ class IssueOpener:
         if tracking is None:
             return
         lane = update.lane
-        async with self._project_locks[(lane.base_id, update.project["id"])]:
+        async with (
+            self._project_locks[(lane.base_id, update.project["id"])],
+            self.reconciler.locks.hold(f"opener-project:{lane.base_id}:{update.project['id']}"),
+        ):
             await self._refresh_tracking(lane, update.project, tracking, update.deliverables)
 
     # -- deliverables --------------------------------------------------------------------
@@ -237,7 +243,10 @@ class IssueOpener:
             return Followed("off", OFF)
         lane = self.lanes.for_base(base_id)
         names = self.config.fields.deliverables
-        async with self._record_locks[(base_id, record_id)]:
+        async with (
+            self._record_locks[(base_id, record_id)],
+            self.reconciler.locks.hold(f"record:{base_id}:{record_id}"),
+        ):
             record = await self._read_now(lane, self.config.tables.deliverables, record_id)
             if record is None:
                 return Followed("gone", f"deliverable {record_id}: gone from Airtable")
@@ -257,7 +266,10 @@ class IssueOpener:
                 and not _older(project, created_after)
             ):
                 # Its tracking issue first, so the deliverable's issue can go under it.
-                async with self._project_locks[(base_id, project["id"])]:
+                async with (
+                    self._project_locks[(base_id, project["id"])],
+                    self.reconciler.locks.hold(f"opener-project:{base_id}:{project['id']}"),
+                ):
                     # Read again under the lock: a follow_project may have just opened it.
                     project = (
                         await self._read_now(lane, self.config.tables.projects, project["id"])
@@ -384,7 +396,10 @@ class IssueOpener:
         reconcile's listener (:meth:`on_project_update`) has just done it."""
         if self.on_project_update in self.reconciler.project_listeners:
             return
-        async with self._project_locks[(lane.base_id, project_id)]:
+        async with (
+            self._project_locks[(lane.base_id, project_id)],
+            self.reconciler.locks.hold(f"opener-project:{lane.base_id}:{project_id}"),
+        ):
             project = await lane.get_project(project_id)
             tracking = parse_issue_url(str(self._tracking_url(project))) if project else None
             if project is None or tracking is None:
@@ -677,7 +692,10 @@ class IssueOpener:
 
     async def _follow_project_for_item(self, base_id: str, project_id: str) -> Followed:
         lane = self.lanes.for_base(base_id)
-        async with self._project_locks[(base_id, project_id)]:
+        async with (
+            self._project_locks[(base_id, project_id)],
+            self.reconciler.locks.hold(f"opener-project:{base_id}:{project_id}"),
+        ):
             project = await self._read_now(lane, self.config.tables.projects, project_id)
             if project is None:
                 return Followed("gone", f"Project {project_id}: gone from Airtable")

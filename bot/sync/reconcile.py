@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,6 +35,7 @@ from bot.core.progress import Progress, progress
 from bot.core.records import Record, airtable_now
 from bot.core.status import DeliverableState, deliverable_state
 from bot.metrics import Metrics
+from bot.storage.locks import SharedLocks
 from bot.sync.announce import Announcer
 
 log = logging.getLogger(__name__)
@@ -109,8 +111,11 @@ class Reconciler:
         github: GitHubGateway,
         watermarks: Watermarks,
         metrics: Metrics,
+        locks: SharedLocks | None = None,
     ) -> None:
         self.config = config
+        # Across replicas (PostgreSQL): a Project's decision and announcement, once.
+        self.locks = locks or SharedLocks(None)
         self.lanes = lanes
         self.github = github
         self.watermarks = watermarks
@@ -273,14 +278,20 @@ class Reconciler:
         ``verify_announcement`` (the sweep): a Project that is Complete already gets its
         completion comment if it has none.
         """
-        async with self._project_locks[project_id]:
-            project = await lane.get_project(project_id)
+        async with (
+            self._project_locks[project_id],
+            self.locks.hold(f"project:{lane.base_id}:{project_id}"),
+        ):
+            # Replicas share the base: what another wrote since this one's last read must be
+            # seen before deciding (one change read per table, shared by concurrent callers).
+            read_after = time.monotonic() if self.locks.shared else None
+            project = await lane.get_project(project_id, read_after=read_after)
             if project is None:
                 log.warning("%s: linked Project %s not found", ref, project_id)
                 return None
             names = self.config.fields.projects
             deliverable_names = self.config.fields.deliverables
-            deliverables = await lane.project_deliverables(project_id)
+            deliverables = await lane.project_deliverables(project_id, read_after=read_after)
             counts = progress(
                 (d["fields"].get(deliverable_names.status) for d in deliverables),
                 self.config.statuses,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import time
 from datetime import date
 
 from bot.clients.airtable import AirtableLane
@@ -33,6 +34,7 @@ from bot.core.renewal_rules import (
     reopened_status,
     today_utc,
 )
+from bot.storage.locks import SharedLocks
 from bot.sync.reconcile import ProjectUpdate
 
 log = logging.getLogger(__name__)
@@ -41,9 +43,11 @@ log = logging.getLogger(__name__)
 class RenewalSignal:
     """Applies the renewal decisions to a base, creating each Renewal Opportunity once."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, *, locks: SharedLocks | None = None) -> None:
         self.config = config
         self._locks: dict[str, asyncio.Lock] = collections.defaultdict(asyncio.Lock)
+        # Across replicas (PostgreSQL): one Renewal Opportunity per Engagement.
+        self.shared_locks = locks or SharedLocks(None)
 
     async def on_project_update(self, update: ProjectUpdate) -> None:
         """Project listener: when a Project completes or reopens, check its Engagements."""
@@ -59,12 +63,20 @@ class RenewalSignal:
     ) -> RenewalAction | None:
         """Mark the Engagement Delivered when all its Projects are Complete, and Active
         again when it is Delivered and one of them is not."""
-        async with self._locks[engagement_id]:
-            engagements = await lane.table_records(self.config.tables.engagements)
+        async with (
+            self._locks[engagement_id],
+            self.shared_locks.hold(f"engagement:{lane.base_id}:{engagement_id}"),
+        ):
+            read_after = time.monotonic() if self.shared_locks.shared else None
+            engagements = await lane.table_records(
+                self.config.tables.engagements, read_after=read_after
+            )
             engagement = engagements.get(engagement_id)
             if engagement is None:
                 return None
-            projects = (await lane.table_records(self.config.tables.projects)).values()
+            projects = (
+                await lane.table_records(self.config.tables.projects, read_after=read_after)
+            ).values()
             status_field = self.config.fields.projects.status
             statuses = [
                 p["fields"].get(status_field)
@@ -72,21 +84,31 @@ class RenewalSignal:
             ]
             reopened = reopened_status(engagement["fields"], statuses, self.config)
             if reopened is not None:
-                return await self._reopen(lane, engagement, reopened, dry_run=dry_run)
+                return await self._reopen(
+                    lane, engagement, reopened, dry_run=dry_run, read_after=read_after
+                )
             new = completion_status(engagement["fields"], statuses, self.config)
             if new is None:
                 return None
-            return await self._signal(lane, engagement, new, dry_run=dry_run)
+            return await self._signal(lane, engagement, new, dry_run=dry_run, read_after=read_after)
 
     async def _reopen(
-        self, lane: AirtableLane, engagement: Record, status: str, *, dry_run: bool
+        self,
+        lane: AirtableLane,
+        engagement: Record,
+        status: str,
+        *,
+        dry_run: bool,
+        read_after: float | None = None,
     ) -> RenewalAction:
         """Set a Delivered Engagement back to ``status`` (Active); its Renewal Opportunity,
         if any, is left as it is."""
         names = self.config.fields
         name = str(engagement["fields"].get(names.engagements.name) or engagement["id"])
         opportunity_name = renewal_name(name)
-        opportunities = (await lane.table_records(self.config.tables.opportunities)).values()
+        opportunities = (
+            await lane.table_records(self.config.tables.opportunities, read_after=read_after)
+        ).values()
         existing = find_by_name(opportunities, names.opportunities.name, opportunity_name)
         if not dry_run:
             await lane.update(
@@ -129,25 +151,37 @@ class RenewalSignal:
     async def _check_date(
         self, lane: AirtableLane, engagement_id: str, today: date, *, dry_run: bool
     ) -> RenewalAction | None:
-        async with self._locks[engagement_id]:
-            engagement = (await lane.table_records(self.config.tables.engagements)).get(
-                engagement_id
-            )
+        async with (
+            self._locks[engagement_id],
+            self.shared_locks.hold(f"engagement:{lane.base_id}:{engagement_id}"),
+        ):
+            read_after = time.monotonic() if self.shared_locks.shared else None
+            engagement = (
+                await lane.table_records(self.config.tables.engagements, read_after=read_after)
+            ).get(engagement_id)
             if engagement is None:
                 return None
             new = date_status(engagement["fields"], today, self.config)
             if new is None:
                 return None
-            return await self._signal(lane, engagement, new, dry_run=dry_run)
+            return await self._signal(lane, engagement, new, dry_run=dry_run, read_after=read_after)
 
     async def _signal(
-        self, lane: AirtableLane, engagement: Record, status: str, *, dry_run: bool
+        self,
+        lane: AirtableLane,
+        engagement: Record,
+        status: str,
+        *,
+        dry_run: bool,
+        read_after: float | None = None,
     ) -> RenewalAction:
         """Set the Engagement's Status and make sure its Renewal Opportunity exists."""
         names = self.config.fields
         name = str(engagement["fields"].get(names.engagements.name) or engagement["id"])
         opportunity_name = renewal_name(name)
-        opportunities = (await lane.table_records(self.config.tables.opportunities)).values()
+        opportunities = (
+            await lane.table_records(self.config.tables.opportunities, read_after=read_after)
+        ).values()
         existing = find_by_name(opportunities, names.opportunities.name, opportunity_name)
         if dry_run:
             return RenewalAction(

@@ -1,0 +1,169 @@
+"""Locks that hold across replicas, and the one replica that does the scheduled work.
+
+:class:`SharedLocks` gives named locks for the decisions that must be made once: a Project's
+status and its announcement, an Engagement's renewal, the issue opened for a record. On
+PostgreSQL a lock is ``pg_advisory_xact_lock`` in a transaction held open on a connection of
+its own pool (psycopg's async pool) for as long as the block runs, so replicas take turns,
+and a replica that dies mid-block lets go of it as its connection closes. Without a shared
+database the process-local locks of the callers are all there is, and :meth:`hold` does
+nothing.
+
+:class:`Leadership` chooses the replica that runs the scheduled work (the drift-repairing
+sync, the recovery of missed deliveries, following Airtable's webhooks): the one holding a
+session-level advisory lock. Its connection is checked every few seconds; when it breaks the
+lock is gone (the server let go of it when the session ended), the work is stopped, and
+another replica takes over within the same few seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Final
+
+import psycopg
+import psycopg_pool
+
+from bot.storage.database import lock_key
+
+log = logging.getLogger(__name__)
+
+# Connections for locks held at once by one replica; more wait for one.
+MAX_HELD: Final = 16
+LOCK_WAIT_SECONDS: Final = 120.0
+LEADER_CHECK_SECONDS: Final = 5.0
+LEADER_LOCK: Final = "leader:scheduled-work"
+
+# The connection of the lock the running task already holds: a lock taken inside another
+# (a Project's inside a record's) is taken on it, so one task never needs two connections.
+_held: contextvars.ContextVar[tuple[asyncio.Task[object], psycopg.AsyncConnection] | None] = (
+    contextvars.ContextVar("shared_lock_connection", default=None)
+)
+
+
+class SharedLocks:
+    """Named locks across every replica on a PostgreSQL schema; no-ops without one."""
+
+    def __init__(self, url: str | None, schema: str = "", *, max_held: int = MAX_HELD) -> None:
+        """Locks on the database at *url* within *schema* (its ``current_schema()``), or,
+        with *url* None, none at all."""
+        self.url = url
+        self.schema = schema
+        self._max_held = max_held
+        self._pool: psycopg_pool.AsyncConnectionPool | None = None
+
+    @property
+    def shared(self) -> bool:
+        """Whether the locks hold across processes."""
+        return self.url is not None
+
+    async def _connections(self) -> psycopg_pool.AsyncConnectionPool:
+        if self._pool is None:
+            assert self.url is not None
+            pool = psycopg_pool.AsyncConnectionPool(
+                self.url,
+                min_size=0,
+                max_size=self._max_held,
+                timeout=LOCK_WAIT_SECONDS,
+                kwargs={"autocommit": True},
+                name="deliverables-bot-locks",
+                open=False,
+            )
+            await pool.open()
+            self._pool = pool
+        return self._pool
+
+    @asynccontextmanager
+    async def hold(self, name: str) -> AsyncIterator[None]:
+        """Hold the lock *name* for the block, waiting for any replica holding it."""
+        if self.url is None:
+            yield
+            return
+        key = lock_key(self.schema, name)
+        task = asyncio.current_task()
+        held = _held.get()
+        if held is not None and held[0] is task:
+            # Nested: taken in the outer lock's transaction, let go of with it.
+            await held[1].execute("SELECT pg_advisory_xact_lock(%s)", (key,))
+            yield
+            return
+        pool = await self._connections()
+        async with pool.connection() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
+            token = _held.set((task, conn)) if task is not None else None
+            try:
+                yield
+            finally:
+                if token is not None:
+                    _held.reset(token)
+
+    async def close(self) -> None:
+        """Close the locks' connections (every lock is let go of)."""
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+
+class Leadership:
+    """Runs the scheduled work on one replica at a time; see the module docstring."""
+
+    def __init__(
+        self,
+        url: str | None,
+        schema: str = "",
+        *,
+        check_seconds: float = LEADER_CHECK_SECONDS,
+    ) -> None:
+        """Leadership among the replicas on *url* within *schema*; with *url* None this
+        process is the only one, and leads."""
+        self.url = url
+        self.key = lock_key(schema, LEADER_LOCK)
+        self.check_seconds = check_seconds
+        self.leading = False
+
+    async def run(self, start: Callable[[], list[asyncio.Task[None]]]) -> None:
+        """Until cancelled: whenever this replica leads, run the tasks ``start()`` makes;
+        cancel them when it stops leading."""
+        if self.url is None:
+            await self._lead(start, None)
+            return
+        failures = 0
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as conn:
+                    while not await self._try(conn):
+                        await asyncio.sleep(self.check_seconds)
+                    failures = 0
+                    log.info("this replica now runs the scheduled work (the leader)")
+                    await self._lead(start, conn)
+            except (psycopg.Error, OSError) as exc:
+                failures += 1
+                if self.leading:
+                    log.warning("lost the leadership of the scheduled work: %s", exc)
+                self.leading = False
+                await asyncio.sleep(min(self.check_seconds * failures, 30.0))
+
+    async def _try(self, conn: psycopg.AsyncConnection) -> bool:
+        cursor = await conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,))
+        row = await cursor.fetchone()
+        return bool(row and row[0])
+
+    async def _lead(
+        self, start: Callable[[], list[asyncio.Task[None]]], conn: psycopg.AsyncConnection | None
+    ) -> None:
+        """Run the tasks while leading: for ever alone, else while the connection answers."""
+        self.leading = True
+        tasks = start()
+        try:
+            while True:
+                await asyncio.sleep(self.check_seconds)
+                if conn is not None:
+                    await conn.execute("SELECT 1")
+        finally:
+            self.leading = False
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
