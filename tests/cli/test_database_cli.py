@@ -36,7 +36,9 @@ def test_check_names_a_database_that_refuses(
     result = run_bot("check", env=env, cwd=tmp_path)
     assert result.returncode == 1, out(result)
     line = line_of(result, "database")
-    assert line.startswith("FAIL database: cannot connect to postgresql://postgres@127.0.0.1:1/test")
+    assert line.startswith(
+        "FAIL database: cannot connect to postgresql://postgres@127.0.0.1:1/test"
+    )
     assert "refused" in line, out(result)
     # The journal's checks would only say it again.
     assert "delivery journal" not in result.stdout
@@ -109,9 +111,7 @@ def test_serve_refuses_a_database_it_cannot_use_in_one_line(
 def test_a_database_url_that_is_not_postgresql_is_refused(
     tmp_path: Path, local_airtable: LocalAirtable, github: GitHubStandIn
 ) -> None:
-    env = operator_env(
-        tmp_path, local_airtable, github, DATABASE_URL="mysql://root@127.0.0.1/bot"
-    )
+    env = operator_env(tmp_path, local_airtable, github, DATABASE_URL="mysql://root@127.0.0.1/bot")
     result = run_bot("check", env=env, cwd=tmp_path)
     assert result.returncode == 1, out(result)
     assert line_of(result, "configuration").startswith(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from bot.intake.journal import Journal
 from bot.intake.journal_rows import NewDelivery

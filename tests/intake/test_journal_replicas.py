@@ -160,15 +160,20 @@ def test_the_same_delivery_journaled_by_two_replicas_at_once_is_accepted_once(
 ) -> None:
     journals = [Journal(postgres_url, replica=f"r{n}") for n in range(2)]
     try:
+
+        def journal_it(
+            journal: Journal, n: int, start: threading.Barrier, results: list[bool]
+        ) -> None:
+            start.wait()
+            results.extend(journal.record_many([entry(f"same-{n}", n)]))
+
         for round_ in range(30):
             start = threading.Barrier(2)
             results: list[bool] = []
-
-            def journal_it(journal: Journal, n: int = round_) -> None:
-                start.wait()
-                results.extend(journal.record_many([entry(f"same-{n}", n)]))
-
-            threads = [threading.Thread(target=journal_it, args=(j,)) for j in journals]
+            threads = [
+                threading.Thread(target=journal_it, args=(j, round_, start, results))
+                for j in journals
+            ]
             for thread in threads:
                 thread.start()
             for thread in threads:

@@ -15,7 +15,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -62,9 +61,9 @@ def counted(metrics: Metrics, event: str, outcome: str) -> float:
 
 
 @pytest.fixture
-def journal(tmp_path: Path) -> Iterator[Journal]:
-    """A journal file of the test's own."""
-    with Journal(tmp_path / "journal.sqlite3") as journal:
+def journal(store_location: str) -> Iterator[Journal]:
+    """A journal of the test's own, on each backend: a SQLite file, a PostgreSQL schema."""
+    with Journal(store_location) as journal:
         yield journal
 
 
