@@ -6,6 +6,9 @@ Project is decided once, from what both wrote, and announced once."""
 from __future__ import annotations
 
 import asyncio
+import uuid
+
+import psycopg
 
 from bot.intake.journal import Journal
 from tests.bot_fixtures import RunningBot, StartBot, issue_url
@@ -90,3 +93,31 @@ async def test_one_replica_journals_a_delivery_sent_to_both(
         assert [d.id for d in journal.list()] == ["same-delivery"]
         assert journal.counts()["done"] == 1
     assert a.deliverable(1)["Status"] == "Done"
+
+
+async def test_every_connection_killed_mid_burst_loses_and_refuses_nothing(
+    start_bot: StartBot, github: GitHubStandIn, postgres_url: str
+) -> None:
+    # The bot's own connections carry a name of their own, so only they are killed (as a
+    # server restart or a failover would end them), not other suites' on the same server.
+    name = f"replica_fault_{uuid.uuid4().hex[:8]}"
+    url = f"{postgres_url}&application_name={name}"
+    a, b = await two_replicas(start_bot, github, url)
+    one = github.close_issue(OWNER, REPO, 1)
+    assert (await a.deliver("issues", issues_event("closed", one))).status == 202
+    await drain([a, b])
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        killed = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE application_name = %s",
+            (name,),
+        ).fetchone()
+    assert killed is not None and killed[0] >= 4  # pools, listeners, leadership
+    responses = []
+    for number, bot in ((2, b), (3, a)):
+        issue = github.close_issue(OWNER, REPO, number)
+        responses.append((await bot.deliver("issues", issues_event("closed", issue))).status)
+    assert responses == [202, 202]
+    await drain([a, b])
+    assert a.project()["Status"] == "Complete"
+    assert sum(len(completion_comments(github, n)) for n in (1, 2, 3)) == 1

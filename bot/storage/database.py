@@ -286,7 +286,7 @@ class PostgresDatabase(Database):
 
     The connections are in autocommit mode, so a read is one statement and holds no
     transaction open; :meth:`write` opens one explicitly. A connection broken by a server
-    restart fails the operation that meets it (the callers retry) and is replaced.
+    restart is found when it is taken from the pool, and replaced.
     """
 
     dialect = "postgresql"
@@ -319,6 +319,10 @@ class PostgresDatabase(Database):
             max_size=max_size,
             timeout=timeout,
             kwargs={"autocommit": True, "connect_timeout": max(1, int(timeout))},
+            # Each connection is checked as it is taken (an empty query): after a server
+            # restart or a failover the dead ones are replaced, instead of failing a write
+            # (and refusing a delivery) once each.
+            check=self._check_connection,
             name=name,
             open=False,
         )
@@ -336,6 +340,11 @@ class PostgresDatabase(Database):
             )
         self.schema = str(row[0])
         self._scope = self.schema
+
+    def _check_connection(self, conn: psycopg.Connection[Any]) -> None:
+        """The pool's check of a connection it hands out (counted as a round trip)."""
+        self.count_round_trip()
+        psycopg_pool.ConnectionPool.check_connection(conn)
 
     @contextmanager
     def write(self) -> Iterator[Transaction]:

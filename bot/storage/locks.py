@@ -69,6 +69,7 @@ class SharedLocks:
                 max_size=self._max_held,
                 timeout=LOCK_WAIT_SECONDS,
                 kwargs={"autocommit": True},
+                check=psycopg_pool.AsyncConnectionPool.check_connection,
                 name="deliverables-bot-locks",
                 open=False,
             )
