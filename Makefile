@@ -43,6 +43,7 @@ bench: $(TEST_STAMP)
 	$(BIN)/python bench/bench_processes.py
 	$(BIN)/python bench/bench_large_payloads.py
 	$(BIN)/python bench/bench_airtable_to_github.py
+	$(BIN)/python bench/bench_replicas.py
 
 clean:
 	rm -rf $(VENV) .deliverables-bot .coverage .coverage.* .mypy_cache .ruff_cache .hypothesis

@@ -169,8 +169,18 @@ def make_app(
     worker = Worker(config, journal=journal, router=make_router(), dependencies={}, metrics=metrics)
     services = Services(config, journal, metrics, lanes, worker)
     if isinstance(journal.database, PostgresDatabase):
-        services.locks = SharedLocks(journal.database.url, journal.database.schema)
+        services.locks = SharedLocks(
+            journal.database.url,
+            journal.database.schema,
+            replica=journal.replica,
+            count=journal.database.count_round_trip,
+        )
         services.leadership = Leadership(journal.database.url, journal.database.schema)
+    if journal.is_shared:
+        log.info(
+            "keeping the bot's state in PostgreSQL at %s as replica %s (lease %.0f s)",
+            journal.description, journal.replica, journal.lease_seconds,
+        )  # fmt: skip
     metrics.database_round_trips.set_function(lambda: journal.database.round_trips)
     metrics.leader.set_function(lambda: int(services.leadership.leading))
     app = web.Application(client_max_size=MAX_BODY_BYTES)
@@ -387,7 +397,7 @@ async def sync_command(
         with Journal(config.journal_location) as journal:
             database = journal.database
             locks = (
-                SharedLocks(database.url, database.schema)
+                SharedLocks(database.url, database.schema, replica=journal.replica)
                 if isinstance(database, PostgresDatabase)
                 else None
             )

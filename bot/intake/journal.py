@@ -350,6 +350,15 @@ class Journal(HookRows, JournalState):
         if state not in FINISHED_STATES:
             raise ValueError(f"state must be one of {FINISHED_STATES}, not {state!r}")
         with self._write() as tx:
+            if self.is_shared:
+                # A delivery taken over meanwhile (this replica's lease ran out) and claimed by
+                # another replica is that replica's to end.
+                tx.executemany(
+                    "UPDATE deliveries SET state = ?, claimed_by = NULL WHERE id = ?"
+                    " AND (state <> 'processing' OR claimed_by IS NULL OR claimed_by = ?)",
+                    [(state, delivery_id, self.replica) for delivery_id in delivery_ids],
+                )
+                return
             tx.executemany(
                 "UPDATE deliveries SET state = ? WHERE id = ?",
                 [(state, delivery_id) for delivery_id in delivery_ids],
@@ -371,14 +380,17 @@ class Journal(HookRows, JournalState):
         seconds, times a random factor in [0.9, 1.1] so retries spread out (so a delay can
         exceed *max_delay* by up to 10%). When n reaches *max_attempts* the delivery is
         ``failed`` (the dead letter) instead of ``pending``. *error* is kept as ``last_error``
-        either way. Raises ``KeyError`` for an unknown id, ``ValueError`` when *max_attempts*
-        is below 1.
+        either way. On a shared journal a delivery another replica took over meanwhile is
+        left alone (``"processing"`` is returned). Raises ``KeyError`` for an unknown id,
+        ``ValueError`` when *max_attempts* is below 1.
         """
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be at least 1, not {max_attempts}")
         at = time.time() if now is None else now
         with self._write() as tx:
-            row = _row_of(tx, "attempts, event, issue_key", delivery_id)
+            row = _row_of(tx, "attempts, event, issue_key" + self._owner_columns, delivery_id)
+            if self._claimed_by_another(row):
+                return "processing"
             attempts = row[0] + 1
             if attempts >= max_attempts:
                 state = "failed"
@@ -408,13 +420,32 @@ class Journal(HookRows, JournalState):
         """Count a failed attempt and move the delivery straight to ``failed`` (a permanent
         error; retrying cannot help). Raises ``KeyError`` for an unknown id."""
         with self._write() as tx:
-            row = _row_of(tx, "event, issue_key", delivery_id)
+            row = _row_of(tx, "event, issue_key" + self._owner_columns, delivery_id)
+            if self._claimed_by_another(row):
+                return
             tx.execute(
                 "UPDATE deliveries SET state = 'failed', attempts = attempts + 1, last_error = ?"
                 " WHERE id = ?",
                 (error, delivery_id),
             )
         logger.warning("delivery %s (%s, %s) failed: %s", delivery_id, row[0], row[1], error)
+
+    @property
+    def _owner_columns(self) -> str:
+        """The columns :meth:`_claimed_by_another` reads, after a row's others."""
+        return ", state, claimed_by" if self.is_shared else ""
+
+    def _claimed_by_another(self, row: Any) -> bool:
+        """Whether a row read with :attr:`_owner_columns` is being worked on by another
+        replica (it was taken over from this one): its outcome here is not recorded."""
+        if not self.is_shared or row[-2] != "processing" or row[-1] in (None, self.replica):
+            return False
+        logger.info(
+            "a delivery this replica worked on was taken over by %s meanwhile; its outcome"
+            " is left to that replica",
+            row[-1],
+        )
+        return True
 
     def resume(self) -> int:
         """At start-up: put every ``processing`` delivery (the last process stopped while working

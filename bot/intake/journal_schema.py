@@ -141,11 +141,17 @@ POSTGRES_MIGRATIONS: Final = (
         heartbeat_at DOUBLE PRECISION NOT NULL
     )
     """,
+    """
+    CREATE TABLE lock_holders (
+        name   TEXT PRIMARY KEY,  -- a decision's lock (a Project, an Engagement)
+        holder TEXT NOT NULL       -- the replica that last decided under it
+    )
+    """,
 )
 # The tables a migrated PostgreSQL journal has (for `check`).
 POSTGRES_TABLES: Final = (
     "deliveries", "watermarks", "meta", "not_visible", "airtable_hooks", "airtable_budget",
-    "replicas",
+    "replicas", "lock_holders",
 )  # fmt: skip
 
 

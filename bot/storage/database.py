@@ -34,14 +34,27 @@ from typing import Any, Final, Protocol
 
 import psycopg
 import psycopg_pool
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from bot.config import is_postgres_url, redacted
 
 # Every error a database operation can raise: a locked, full or read-only SQLite file, a
 # PostgreSQL server that is down, refuses or times out (PoolTimeout is an OperationalError).
 STORE_ERRORS: Final = (sqlite3.Error, psycopg.Error)
+# How long a journal transaction may sit idle before the server ends it (see the pool).
+IDLE_IN_TRANSACTION_SECONDS: Final = 10
 # How long a PostgreSQL operation waits for a pooled connection, and the first connection.
 POOL_TIMEOUT_SECONDS: Final = 10.0
+
+
+def with_settings(url: str, **settings: str) -> str:
+    """*url* as a connection string whose sessions also get these server *settings*
+    (``-c name=value`` added to the ``options`` it may already carry, such as a
+    ``search_path``)."""
+    params = conninfo_to_dict(url)
+    extra = " ".join(f"-c {name}={value}" for name, value in settings.items())
+    params["options"] = f"{params.get('options') or ''} {extra}".strip()
+    return make_conninfo("", **params)
 
 
 def lock_key(scope: str, name: str) -> int:
@@ -314,11 +327,20 @@ class PostgresDatabase(Database):
                 f"cannot connect to {self.description}: {_first_line(exc)}"
             ) from None
         self._pool = psycopg_pool.ConnectionPool(
-            url,
+            # A journal or budget transaction is a few statements in a row; one left idle
+            # this long belongs to a frozen process (a paused VM, a stopped container) and
+            # the server ends it, so that its row and advisory locks (the claim lock) do not
+            # block every other replica.
+            with_settings(
+                url, idle_in_transaction_session_timeout=f"{IDLE_IN_TRANSACTION_SECONDS}s"
+            ),
             min_size=1,
             max_size=max_size,
             timeout=timeout,
-            kwargs={"autocommit": True, "connect_timeout": max(1, int(timeout))},
+            kwargs={
+                "autocommit": True,
+                "connect_timeout": max(1, int(timeout)),
+            },
             # Each connection is checked as it is taken (an empty query): after a server
             # restart or a failover the dead ones are replaced, instead of failing a write
             # (and refusing a delivery) once each.

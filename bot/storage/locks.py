@@ -27,7 +27,7 @@ from typing import Final
 import psycopg
 import psycopg_pool
 
-from bot.storage.database import lock_key
+from bot.storage.database import lock_key, with_settings
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,14 @@ LOCK_WAIT_SECONDS: Final = 120.0
 LEADER_CHECK_SECONDS: Final = 5.0
 LEADER_LOCK: Final = "leader:scheduled-work"
 
+# A held lock's transaction may sit idle this long (while the block waits for GitHub or
+# Airtable) before the server ends it: a replica frozen inside a block (a paused VM, a
+# partition) then lets go of its locks instead of blocking every other replica for hours.
+IDLE_IN_LOCK_SECONDS: Final = 300
+# The leader's session is idle 5 s at most between checks; one silent for this long is
+# frozen, and the server ends it (and its leadership).
+LEADER_IDLE_SECONDS: Final = 60
+
 # The connection of the lock the running task already holds: a lock taken inside another
 # (a Project's inside a record's) is taken on it, so one task never needs two connections.
 _held: contextvars.ContextVar[tuple[asyncio.Task[object], psycopg.AsyncConnection] | None] = (
@@ -44,15 +52,43 @@ _held: contextvars.ContextVar[tuple[asyncio.Task[object], psycopg.AsyncConnectio
 )
 
 
+class Held:
+    """A lock being held: whether another replica decided under it since this one did."""
+
+    def __init__(self, previous: str | None, replica: str) -> None:
+        self.previous = previous
+        self.replica = replica
+
+    @property
+    def others_wrote(self) -> bool:
+        """Whether the last decision under this lock was another replica's (what it wrote may
+        not be in this replica's snapshots yet)."""
+        return self.previous is not None and self.previous != self.replica
+
+
+NOT_SHARED: Final = Held(None, "")
+
+
 class SharedLocks:
     """Named locks across every replica on a PostgreSQL schema; no-ops without one."""
 
-    def __init__(self, url: str | None, schema: str = "", *, max_held: int = MAX_HELD) -> None:
+    def __init__(
+        self,
+        url: str | None,
+        schema: str = "",
+        *,
+        replica: str = "",
+        max_held: int = MAX_HELD,
+        count: Callable[[int], None] = lambda n: None,
+    ) -> None:
         """Locks on the database at *url* within *schema* (its ``current_schema()``), or,
-        with *url* None, none at all."""
+        with *url* None, none at all. *replica* names this process in ``lock_holders``;
+        *count* is told of the statements sent (the database's round-trip count)."""
         self.url = url
         self.schema = schema
+        self.replica = replica
         self._max_held = max_held
+        self._count = count
         self._pool: psycopg_pool.AsyncConnectionPool | None = None
 
     @property
@@ -64,12 +100,14 @@ class SharedLocks:
         if self._pool is None:
             assert self.url is not None
             pool = psycopg_pool.AsyncConnectionPool(
-                self.url,
+                with_settings(
+                    self.url, idle_in_transaction_session_timeout=f"{IDLE_IN_LOCK_SECONDS}s"
+                ),
                 min_size=0,
                 max_size=self._max_held,
                 timeout=LOCK_WAIT_SECONDS,
                 kwargs={"autocommit": True},
-                check=psycopg_pool.AsyncConnectionPool.check_connection,
+                check=self._check,
                 name="deliverables-bot-locks",
                 open=False,
             )
@@ -77,29 +115,50 @@ class SharedLocks:
             self._pool = pool
         return self._pool
 
+    async def _check(self, conn: psycopg.AsyncConnection) -> None:
+        self._count(1)
+        await psycopg_pool.AsyncConnectionPool.check_connection(conn)
+
     @asynccontextmanager
-    async def hold(self, name: str) -> AsyncIterator[None]:
-        """Hold the lock *name* for the block, waiting for any replica holding it."""
+    async def hold(self, name: str) -> AsyncIterator[Held]:
+        """Hold the lock *name* for the block, waiting for any replica holding it; the
+        :class:`Held` says which replica decided under it last (this one, from now on)."""
         if self.url is None:
-            yield
+            yield NOT_SHARED
             return
         key = lock_key(self.schema, name)
         task = asyncio.current_task()
         held = _held.get()
         if held is not None and held[0] is task:
             # Nested: taken in the outer lock's transaction, let go of with it.
-            await held[1].execute("SELECT pg_advisory_xact_lock(%s)", (key,))
-            yield
+            yield await self._take(held[1], key, name)
             return
         pool = await self._connections()
         async with pool.connection() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
+            self._count(2)  # BEGIN, COMMIT
+            taken = await self._take(conn, key, name)
             token = _held.set((task, conn)) if task is not None else None
             try:
-                yield
+                yield taken
             finally:
                 if token is not None:
                     _held.reset(token)
+
+    async def _take(self, conn: psycopg.AsyncConnection, key: int, name: str) -> Held:
+        """Take the lock in *conn*'s transaction and note this replica as its last holder,
+        in one statement; who held it last before."""
+        self._count(1)
+        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
+        cursor = await conn.execute(
+            "WITH previous AS (SELECT holder FROM lock_holders WHERE name = %s)"
+            " INSERT INTO lock_holders (name, holder) VALUES (%s, %s)"
+            " ON CONFLICT (name) DO UPDATE SET holder = excluded.holder"
+            " RETURNING (SELECT holder FROM previous)",
+            (name, name, self.replica),
+        )
+        self._count(1)
+        row = await cursor.fetchone()
+        return Held(None if row is None else row[0], self.replica)
 
     async def close(self) -> None:
         """Close the locks' connections (every lock is let go of)."""
@@ -134,7 +193,10 @@ class Leadership:
         failures = 0
         while True:
             try:
-                async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as conn:
+                async with await psycopg.AsyncConnection.connect(
+                    with_settings(self.url, idle_session_timeout=f"{LEADER_IDLE_SECONDS}s"),
+                    autocommit=True,
+                ) as conn:
                     while not await self._try(conn):
                         await asyncio.sleep(self.check_seconds)
                     failures = 0

@@ -168,6 +168,36 @@ class Reconciler:
             record = await lane.find_deliverable(ref.url)
             if record is None:
                 return Outcome("unlinked")
+            return await self._reconcile_record(
+                lane,
+                ref,
+                record,
+                installation_id=installation_id,
+                hint=hint,
+                deleted=deleted,
+                moved_to=moved_to,
+            )
+
+    async def _reconcile_record(
+        self,
+        lane: AirtableLane,
+        ref: IssueRef,
+        record: Record,
+        *,
+        installation_id: int | None,
+        hint: IssueState | None,
+        deleted: bool,
+        moved_to: IssueRef | None,
+    ) -> Outcome:
+        """The reconcile of one found deliverable, under its lock across replicas: when
+        another replica wrote it last, Airtable's copy is read first (this replica's snapshot
+        may not have that write, and a change compared with it could be skipped)."""
+        async with self.locks.hold(f"record:{lane.base_id}:{record['id']}") as held:
+            if held.others_wrote:
+                fresh = await lane.read_record(self.config.tables.deliverables, record["id"])
+                if fresh is None:
+                    return Outcome("unlinked")
+                record = fresh
             if self.is_detached(record):
                 return Outcome("detached", record["id"])
             try:
@@ -280,11 +310,12 @@ class Reconciler:
         """
         async with (
             self._project_locks[project_id],
-            self.locks.hold(f"project:{lane.base_id}:{project_id}"),
+            self.locks.hold(f"project:{lane.base_id}:{project_id}") as held,
         ):
-            # Replicas share the base: what another wrote since this one's last read must be
-            # seen before deciding (one change read per table, shared by concurrent callers).
-            read_after = time.monotonic() if self.locks.shared else None
+            # Replicas share the base: when another decided this Project last, what it wrote
+            # must be seen before deciding (a change read per table, shared by concurrent
+            # callers); when this replica did, its snapshots hold its own writes.
+            read_after = time.monotonic() if held.others_wrote else None
             project = await lane.get_project(project_id, read_after=read_after)
             if project is None:
                 log.warning("%s: linked Project %s not found", ref, project_id)

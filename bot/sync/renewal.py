@@ -65,9 +65,9 @@ class RenewalSignal:
         again when it is Delivered and one of them is not."""
         async with (
             self._locks[engagement_id],
-            self.shared_locks.hold(f"engagement:{lane.base_id}:{engagement_id}"),
+            self.shared_locks.hold(f"engagement:{lane.base_id}:{engagement_id}") as held,
         ):
-            read_after = time.monotonic() if self.shared_locks.shared else None
+            read_after = time.monotonic() if held.others_wrote else None
             engagements = await lane.table_records(
                 self.config.tables.engagements, read_after=read_after
             )
@@ -153,9 +153,9 @@ class RenewalSignal:
     ) -> RenewalAction | None:
         async with (
             self._locks[engagement_id],
-            self.shared_locks.hold(f"engagement:{lane.base_id}:{engagement_id}"),
+            self.shared_locks.hold(f"engagement:{lane.base_id}:{engagement_id}") as held,
         ):
-            read_after = time.monotonic() if self.shared_locks.shared else None
+            read_after = time.monotonic() if held.others_wrote else None
             engagement = (
                 await lane.table_records(self.config.tables.engagements, read_after=read_after)
             ).get(engagement_id)

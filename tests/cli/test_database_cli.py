@@ -68,7 +68,7 @@ def test_check_passes_on_a_migrated_database_and_reads_its_journal(
     result = run_bot("check", env=env, cwd=tmp_path)
     database = line_of(result, "database")
     assert database.startswith("ok   database: postgresql://postgres@"), out(result)
-    assert "schema version 1, every table there" in database
+    assert "schema version 2, every table there" in database
     assert "1 failed deliveries" in line_of(result, "delivery journal"), out(result)
 
     listed = run_bot("deliveries", "list", "--failed", env=env, cwd=tmp_path)

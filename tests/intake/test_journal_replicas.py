@@ -264,3 +264,33 @@ async def test_the_listener_comes_back_after_its_connection_is_killed(postgres_u
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+
+
+def test_a_replica_taken_over_while_frozen_does_not_undo_the_new_owners_claim(
+    replicas: tuple[Journal, Journal],
+) -> None:
+    a, b = replicas
+    a.record_many([entry("d1", 1)], now=T0)
+    a.claim_due(now=T0)
+    # A freezes past its lease; B takes the delivery over and works on it.
+    assert b.heartbeat(now=T0 + 11) == 1
+    assert [d.id for d in b.claim_due(now=T0 + 11)] == ["d1"]
+    # A wakes and reports its (stale) outcome: neither a retry nor an end is recorded.
+    assert a.mark_retry("d1", "boom", max_attempts=3, base_delay=1, max_delay=1) == "processing"
+    a.mark_failed("d1", "boom")
+    a.mark_done(["d1"])
+    (delivery,) = b.list()
+    assert (delivery.state, delivery.attempts) == ("processing", 0)
+    b.mark_done(["d1"])
+    assert b.counts()["done"] == 1
+
+
+def test_a_journal_connection_ends_a_transaction_left_idle_and_keeps_its_schema(
+    postgres_url: str,
+) -> None:
+    with Journal(postgres_url) as journal:
+        rows = journal.database.read(
+            "SELECT current_setting('idle_in_transaction_session_timeout'), current_schema()"
+        )
+    assert rows[0][0] == "10s"
+    assert rows[0][1].startswith("test_")

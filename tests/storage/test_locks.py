@@ -20,6 +20,12 @@ from bot.storage.locks import Leadership, SharedLocks
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture(autouse=True)
+def migrated(postgres_url: str) -> None:
+    """The schema with the bot's tables (``lock_holders`` among them), as ``serve`` makes it."""
+    Journal(postgres_url).close()
+
+
 def schema_of(url: str) -> str:
     """The schema the URL's connections use."""
     with psycopg.connect(url) as conn:
@@ -210,3 +216,25 @@ def test_the_shared_journal_opens_one_schema_for_locks(postgres_url: str) -> Non
     with Journal(postgres_url) as journal:
         assert isinstance(journal.database, PostgresDatabase)
         assert journal.database.schema == schema_of(postgres_url)
+
+
+async def test_a_lock_says_whether_another_replica_decided_under_it_last(
+    postgres_url: str,
+) -> None:
+    schema = schema_of(postgres_url)
+    a = SharedLocks(postgres_url, schema, replica="replica-a")
+    b = SharedLocks(postgres_url, schema, replica="replica-b")
+    try:
+        async with a.hold("project:appX:recP") as held:
+            assert held.previous is None and not held.others_wrote
+        async with a.hold("project:appX:recP") as held:
+            assert not held.others_wrote  # its own snapshots hold what it wrote
+        async with b.hold("project:appX:recP") as held:
+            assert held.previous == "replica-a" and held.others_wrote
+        async with b.hold("project:appX:recQ") as held:
+            assert not held.others_wrote  # another name, another history
+        async with a.hold("project:appX:recP") as held:
+            assert held.others_wrote
+    finally:
+        await a.close()
+        await b.close()
