@@ -441,6 +441,11 @@ class AirtableLane:
         self._cache.remember(table, fresh)
         return fresh
 
+    def read_since(self, table: str) -> float | None:
+        """When the last read of ``table``'s snapshot began (``time.time()``): it holds every
+        change made before then; None before the first read."""
+        return self._cache.read_since(table)
+
     async def get_project(
         self, project_id: str, *, read_after: float | None = None
     ) -> Record | None:

@@ -127,6 +127,11 @@ class TableCache:
                     self._start_whole_read(table)
             return snapshot
 
+    def read_since(self, table: str) -> float | None:
+        """When the last read of ``table`` began (``time.time()``); None before any."""
+        snapshot = self._snapshots.get(table)
+        return None if snapshot is None else snapshot.since
+
     async def close(self) -> None:
         """Stop any whole read running in the background."""
         for task in self._whole_reads.values():

@@ -144,7 +144,8 @@ POSTGRES_MIGRATIONS: Final = (
     """
     CREATE TABLE lock_holders (
         name   TEXT PRIMARY KEY,  -- a decision's lock (a Project, an Engagement)
-        holder TEXT NOT NULL       -- the replica that last decided under it
+        holder TEXT NOT NULL,      -- the replica that last decided under it
+        state  TEXT                -- JSON: what it decided from (a Project's view), or NULL
     )
     """,
 )

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Final
+from typing import Any, Final
 
 import psycopg
 import psycopg_pool
@@ -53,11 +54,26 @@ _held: contextvars.ContextVar[tuple[asyncio.Task[object], psycopg.AsyncConnectio
 
 
 class Held:
-    """A lock being held: whether another replica decided under it since this one did."""
+    """A lock being held: whether another replica decided under it since this one did, the
+    state the last holder kept, and :meth:`keep` for this holder's."""
 
-    def __init__(self, previous: str | None, replica: str) -> None:
+    def __init__(
+        self,
+        previous: str | None,
+        replica: str,
+        state: dict[str, Any] | None = None,
+        keep: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+    ) -> None:
         self.previous = previous
         self.replica = replica
+        self.state = state
+        self._keep = keep
+
+    async def keep(self, state: dict[str, Any]) -> None:
+        """Keep *state* (JSON-able) with the lock, for the next holder; nothing when the
+        locks are not shared."""
+        if self._keep is not None:
+            await self._keep(state)
 
     @property
     def others_wrote(self) -> bool:
@@ -150,15 +166,23 @@ class SharedLocks:
         self._count(1)
         await conn.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
         cursor = await conn.execute(
-            "WITH previous AS (SELECT holder FROM lock_holders WHERE name = %s)"
+            "WITH previous AS (SELECT holder, state FROM lock_holders WHERE name = %s)"
             " INSERT INTO lock_holders (name, holder) VALUES (%s, %s)"
             " ON CONFLICT (name) DO UPDATE SET holder = excluded.holder"
-            " RETURNING (SELECT holder FROM previous)",
+            " RETURNING (SELECT holder FROM previous), (SELECT state FROM previous)",
             (name, name, self.replica),
         )
         self._count(1)
         row = await cursor.fetchone()
-        return Held(None if row is None else row[0], self.replica)
+        previous, state = (None, None) if row is None else row
+
+        async def keep(value: dict[str, Any]) -> None:
+            self._count(1)
+            await conn.execute(
+                "UPDATE lock_holders SET state = %s WHERE name = %s", (json.dumps(value), name)
+            )
+
+        return Held(previous, self.replica, None if state is None else json.loads(state), keep)
 
     async def close(self) -> None:
         """Close the locks' connections (every lock is let go of)."""

@@ -40,6 +40,10 @@ from bot.sync.announce import Announcer
 
 log = logging.getLogger(__name__)
 
+# A snapshot whose read began this long after another replica kept its view of a Project is
+# newer than that view (the two hosts' clocks may differ by this much).
+VIEW_CLOCK_MARGIN_SECONDS = 5.0
+
 
 class Watermarks(Protocol):
     """What the reconcile remembers between deliveries: how far each issue's deliveries were
@@ -233,8 +237,53 @@ class Reconciler:
                     project_id,
                     ref=current or ref,
                     installation_id=installation_id,
+                    own_record=record,
                 )
             return Outcome("updated" if changes else "unchanged", record["id"], transition)
+
+    async def _from_view(
+        self,
+        lane: AirtableLane,
+        project_id: str,
+        view: dict[str, Any] | None,
+        own_record: Record | None,
+    ) -> tuple[Record, list[Record]] | None:
+        """The Project and its deliverables as the last replica to decide it saw them, with
+        this replica's own write on top; None when there is no such view, or it names a
+        record this replica has never read (then the tables are read again). A snapshot
+        read since the view was kept (with a margin for the clocks of two hosts) is newer
+        than the view, and used as it is."""
+        if view is None or own_record is None:
+            return None
+        project = await lane.get_project(project_id)
+        deliverables = await lane.project_deliverables(project_id)
+        if project is None:
+            return None
+        since = lane.read_since(self.config.tables.deliverables)
+        if since is not None and since >= float(view["kept_at"]) + VIEW_CLOCK_MARGIN_SECONDS:
+            return project, deliverables
+        names = self.config.fields.deliverables
+        known = await lane.table_records(self.config.tables.deliverables)
+        members: dict[str, list[Any]] = dict(view["members"])
+        if project_id in (own_record["fields"].get(names.project) or ()):
+            members[own_record["id"]] = []
+        else:
+            members.pop(own_record["id"], None)
+        seen: list[Record] = []
+        for record_id, status_and_completed in members.items():
+            if record_id == own_record["id"]:
+                seen.append(own_record)
+                continue
+            record = known.get(record_id)
+            if record is None:
+                return None
+            fields = dict(record["fields"])
+            fields[names.status], fields[names.completed] = status_and_completed
+            seen.append({**record, "fields": fields})
+        project_fields = dict(project["fields"])
+        project_fields[self.config.fields.projects.status] = view["status"]
+        project_fields[self.config.fields.projects.completed] = view["completed"]
+        return {**project, "fields": project_fields}, seen
 
     async def note_not_visible(self, ref: IssueRef) -> None:
         """GitHub answered 404: keep the record as it is; warn once per issue, count it, and
@@ -298,9 +347,15 @@ class Reconciler:
         ref: IssueRef,
         installation_id: int | None,
         verify_announcement: bool = False,
+        own_record: Record | None = None,
     ) -> Transition | None:
         """Decide a Project's Status from its deliverables as they are now; announce a
         completion or reopening first, then write the Status. Returns the transition made.
+
+        With replicas, a Project is decided from the view the last replica to decide it kept
+        with the lock (its Status and its deliverables' Statuses), with ``own_record`` (the
+        deliverable this reconcile just wrote) as this replica has it; without a usable view,
+        from this replica's snapshots when it decided last, else from the tables read again.
 
         Runs under the Project's lock, so two deliverables finishing at once announce once.
         A failed comment or write raises, so the delivery is retried and the transition is
@@ -315,14 +370,21 @@ class Reconciler:
             # Replicas share the base: when another decided this Project last, what it wrote
             # must be seen before deciding (a change read per table, shared by concurrent
             # callers); when this replica did, its snapshots hold its own writes.
-            read_after = time.monotonic() if held.others_wrote else None
-            project = await lane.get_project(project_id, read_after=read_after)
-            if project is None:
-                log.warning("%s: linked Project %s not found", ref, project_id)
-                return None
             names = self.config.fields.projects
             deliverable_names = self.config.fields.deliverables
-            deliverables = await lane.project_deliverables(project_id, read_after=read_after)
+            # The kept view, whoever kept it: this replica's snapshot may lack what a view it
+            # decided from earlier had taken from another's.
+            seen = await self._from_view(lane, project_id, held.state, own_record)
+            if seen is not None:
+                project, deliverables = seen
+            else:
+                read_after = time.monotonic() if held.others_wrote else None
+                found = await lane.get_project(project_id, read_after=read_after)
+                if found is None:
+                    log.warning("%s: linked Project %s not found", ref, project_id)
+                    return None
+                project = found
+                deliverables = await lane.project_deliverables(project_id, read_after=read_after)
             counts = progress(
                 (d["fields"].get(deliverable_names.status) for d in deliverables),
                 self.config.statuses,
@@ -351,6 +413,7 @@ class Reconciler:
                 changes[names.completed] = None
             if changes:
                 project = await lane.update(self.config.tables.projects, project_id, changes)
+            await held.keep(project_view(project, deliverables, self.config, kept_at=time.time()))
             update = ProjectUpdate(
                 lane, project, deliverables, counts, decision.transition, ref, installation_id
             )
@@ -360,6 +423,23 @@ class Reconciler:
                 except Exception:
                     log.exception("%s: a listener of Project %s failed", ref, project_id)
             return decision.transition
+
+
+def project_view(
+    project: Record, deliverables: list[Record], config: Config, *, kept_at: float
+) -> dict[str, Any]:
+    """What a replica decided a Project from, kept with its lock for the next replica: the
+    Project's Status and Completed day, and each deliverable's Status and Completed time."""
+    status, completed = config.fields.deliverables.status, config.fields.deliverables.completed
+    names = config.fields.projects
+    return {
+        "kept_at": kept_at,
+        "status": project["fields"].get(names.status),
+        "completed": project["fields"].get(names.completed),
+        "members": {
+            d["id"]: [d["fields"].get(status), d["fields"].get(completed)] for d in deliverables
+        },
+    }
 
 
 def completion_date(deliverables: list[Record], config: Config) -> str:

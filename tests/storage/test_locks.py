@@ -238,3 +238,28 @@ async def test_a_lock_says_whether_another_replica_decided_under_it_last(
     finally:
         await a.close()
         await b.close()
+
+
+async def test_what_a_holder_keeps_is_handed_to_the_next_and_a_rollback_keeps_nothing(
+    postgres_url: str,
+) -> None:
+    schema = schema_of(postgres_url)
+    a = SharedLocks(postgres_url, schema, replica="replica-a")
+    b = SharedLocks(postgres_url, schema, replica="replica-b")
+    try:
+        async with a.hold("project:appX:recP") as held:
+            assert held.state is None
+            await held.keep({"status": "Complete", "members": {"rec1": ["Done", None]}})
+        async with b.hold("project:appX:recP") as held:
+            assert held.state == {"status": "Complete", "members": {"rec1": ["Done", None]}}
+        # A holder that fails inside the block (a crash) leaves the last kept state and holder.
+        with pytest.raises(RuntimeError):
+            async with a.hold("project:appX:recP") as held:
+                await held.keep({"status": "In progress"})
+                raise RuntimeError("killed mid-decision")
+        async with b.hold("project:appX:recP") as held:
+            assert held.previous == "replica-b"
+            assert held.state == {"status": "Complete", "members": {"rec1": ["Done", None]}}
+    finally:
+        await a.close()
+        await b.close()
