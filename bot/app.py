@@ -176,7 +176,6 @@ def make_app(
             count=journal.database.count_round_trip,
         )
         services.leadership = Leadership(journal.database.url, journal.database.schema)
-    if journal.is_shared:
         log.info(
             "keeping the bot's state in PostgreSQL at %s as replica %s (lease %.0f s)",
             journal.description, journal.replica, journal.lease_seconds,

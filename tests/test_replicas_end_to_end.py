@@ -22,7 +22,7 @@ import collections
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +40,14 @@ from tests.operator_helpers import SECRET, operator_env
 from tests.processes import BotProcess, free_port, wait_until
 from tests.schemas import validator
 from tests.standins.github import GitHubStandIn
-from tests.test_faults_end_to_end import BASE_ID, OWNER, REPO, World, assert_converged
+from tests.test_faults_end_to_end import (
+    BASE_ID,
+    OWNER,
+    REPO,
+    World,
+    assert_converged,
+    wait_for,
+)
 from tests.webhooks import issues_event, prepare_delivery
 
 REPLICAS = 3
@@ -280,18 +287,6 @@ def signed_closes(world: World) -> list[tuple[bytes, dict[str, str]]]:
         assert not errors, errors
         deliveries.append(prepare_delivery("issues", payload, secret=SECRET))
     return deliveries
-
-
-def wait_for(check: Callable[[], Any], what: str, world: World, timeout: float = 30.0) -> Any:
-    """Poll ``check`` every 10 ms until truthy; fail naming ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}\n{world.output()}")
-        time.sleep(0.01)
 
 
 # -- 1. a burst over three replicas, one SIGKILLed mid-burst and started again ----------------
