@@ -37,7 +37,7 @@ from bot.intake.journal import TAKEN_OVER_ERROR
 from tests.constants import DELIVERABLES
 from tests.fault_fixtures import StartProxy
 from tests.operator_helpers import SECRET, operator_env
-from tests.processes import BotProcess, free_port, wait_until
+from tests.processes import BotProcess, free_port
 from tests.schemas import validator
 from tests.standins.github import GitHubStandIn
 from tests.test_faults_end_to_end import (
@@ -178,22 +178,6 @@ class Replicas(World):
     def leaders(self) -> list[str]:
         """The live replicas whose ``deliverables_bot_leader`` is 1."""
         return [r.name for r in self.replicas if r.alive and r.metrics()["deliverables_bot_leader"]]
-
-    def wait_idle(self, expected: int, timeout: float = SETTLE_TIMEOUT) -> dict[str, int]:
-        """Wait until the shared journal holds ``expected`` deliveries, none pending or
-        processing, for half a second; its counts."""
-
-        def idle() -> dict[str, int] | None:
-            counts = self.journal_counts()
-            if sum(counts.values()) < expected:
-                return None
-            if counts.get("pending", 0) or counts.get("processing", 0):
-                return None
-            return counts
-
-        wait_until(idle, timeout=timeout, what="an idle journal", detail=self.output)
-        time.sleep(0.5)
-        return wait_until(idle, timeout=timeout, what="an idle journal", detail=self.output)
 
     def rate_limited(self) -> int:
         """Requests the embedded Airtable answered 429 (its own count)."""

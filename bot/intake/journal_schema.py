@@ -28,7 +28,6 @@ from bot.storage.database import (
     open_database,
 )
 
-SCHEMA_VERSION: Final = 3
 # MIGRATIONS[n] takes a journal from user_version n to n + 1; append, never edit.
 MIGRATIONS: Final = (
     """
@@ -80,6 +79,8 @@ MIGRATIONS: Final = (
     """,
 )
 
+# The SQLite journal's user_version once migrated.
+SCHEMA_VERSION: Final = len(MIGRATIONS)
 COMPONENT: Final = "journal"
 # POSTGRES_MIGRATIONS[n] takes a PostgreSQL schema from version n to n + 1; append, never
 # edit. Version 1 is SQLite's version 3 plus what replicas share.

@@ -150,6 +150,31 @@ def most_in_one_second(instants: list[float]) -> int:
     return most
 
 
+def assert_took_turns_at_the_rate(
+    booked: list[list[list[float]]], rate: float, each: int
+) -> list[float]:
+    """Three processes' bookings (each ``[slot, sent]``, *each* of them) kept together to
+    *rate*: distinct slots spaced by the interval, no second with more, every request sent
+    at or after its slot, the processes taking turns; the slots, in order."""
+    slots = sorted(slot for bookings in booked for slot, _ in bookings)
+    sent = [at for bookings in booked for _, at in bookings]
+    interval = 1 / rate
+    assert len(set(slots)) == 3 * each
+    assert spaced_by_at_least(slots, interval)
+    assert most_in_one_second(slots) <= rate
+    # Each request left at or after its slot; late wake-ups (jitter) may squeeze the sends,
+    # so they are allowed two more than the rate in a second.
+    assert all(at >= slot for bookings in booked for slot, at in bookings)
+    assert most_in_one_second(sent) <= rate + 2
+    # 60 slots are 59 intervals apart at best; a loaded machine may add some idle time.
+    least = (3 * each - 1) * interval
+    assert least - FLOAT_SLACK <= slots[-1] - slots[0] < least + 1.5
+    # The processes took turns: alone, one would have finished in under a second.
+    for bookings in booked:
+        assert bookings[-1][0] - bookings[0][0] > 1.5
+    return slots
+
+
 # -- the rule, with an injected clock ------------------------------------------------------
 
 
@@ -294,22 +319,7 @@ def test_three_processes_together_keep_to_the_rate(db_path: Path) -> None:
             proc.stdin.flush()
         booked = [[json.loads(read_line(proc)) for _ in range(each)] for proc in procs]
 
-    slots = sorted(slot for bookings in booked for slot, _ in bookings)
-    sent = [at for bookings in booked for _, at in bookings]
-    interval = 1 / rate
-    assert len(set(slots)) == 3 * each
-    assert spaced_by_at_least(slots, interval)
-    assert most_in_one_second(slots) <= rate
-    # Each request left at or after its slot; late wake-ups (jitter) may squeeze the sends,
-    # so they are allowed two more than the rate in a second.
-    assert all(at >= slot for bookings in booked for slot, at in bookings)
-    assert most_in_one_second(sent) <= rate + 2
-    # 60 slots are 59 intervals apart at best; a loaded machine may add some idle time.
-    least = (3 * each - 1) * interval
-    assert least - FLOAT_SLACK <= slots[-1] - slots[0] < least + 1.5
-    # The processes took turns: alone, one would have finished in under a second.
-    for bookings in booked:
-        assert bookings[-1][0] - bookings[0][0] > 1.5
+    assert_took_turns_at_the_rate(booked, rate, each)
 
 
 def test_a_pause_in_one_process_delays_the_bookings_of_another(db_path: Path) -> None:
